@@ -1,0 +1,126 @@
+"""Engine, sessions and schema state. One engine per command; only Alembic changes the schema."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from records.errors import NotInitialised, SchemaBehind
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def make_engine(url: str) -> Engine:
+    """Engine for a records URL; SQLite gets foreign keys on and its folder created."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 (DB-API object)
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def alembic_config(engine: Engine) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def head_revision() -> str:
+    script = ScriptDirectory(str(MIGRATIONS_DIR))
+    head = script.get_current_head()
+    assert head is not None, "records/migrations has no revisions"
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    except OperationalError as exc:
+        raise NotInitialised(
+            f"无法连接记录数据库 {safe_url(engine)}：{exc.orig}. Cannot open the records database."
+        ) from exc
+
+
+def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
+    """Run migrations; returns (revision before, revision after)."""
+    before = current_revision(engine)
+    command.upgrade(alembic_config(engine), revision)
+    return before, current_revision(engine) or ""
+
+
+def check_schema(engine: Engine) -> None:
+    """Raise a clear error unless the database exists and is at the code's head revision."""
+    current = current_revision(engine)
+    if current is None:
+        if inspect(engine).get_table_names():
+            raise NotInitialised(
+                f"数据库 {safe_url(engine)} 里已有别的表，但不是 SafeTrain 的记录库。"
+                " The database holds tables that are not SafeTrain's."
+            )
+        raise NotInitialised(
+            "记录数据库尚未初始化：请先运行 `safetrain init`。"
+            " The records database is not initialised: run `safetrain init` first."
+        )
+    head = head_revision()
+    if current != head:
+        raise SchemaBehind(
+            f"记录数据库版本 {current} 落后于程序版本 {head}：请先备份，再运行 `safetrain db upgrade`。"
+            " The database is behind the code's migrations: back it up, then run"
+            " `safetrain db upgrade`."
+        )
+
+
+def safe_url(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=True)
+
+
+class Rollback(Exception):  # noqa: N818 (a signal, not an error)
+    """Raise inside `open_session` to discard the transaction quietly (dry runs)."""
+
+
+@contextmanager
+def open_session(url: str, *, check: bool = True) -> Iterator[Session]:
+    """One engine and one transaction for a command; commits on success, rolls back on error.
+
+    Disposes the engine on exit. Raising `Rollback` inside discards the work silently.
+    """
+    engine = make_engine(url)
+    try:
+        if check:
+            check_schema(engine)
+        with session_factory(engine).begin() as session:
+            yield session
+    except Rollback:
+        pass
+    finally:
+        engine.dispose()

@@ -1,0 +1,1 @@
+"""Importers turn spreadsheets people really keep into validated rows, then records."""

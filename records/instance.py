@@ -1,0 +1,49 @@
+"""Where an instance's files live: every path derives from SAFETRAIN_HOME (default ./instance)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+HOME_ENV = "SAFETRAIN_HOME"
+DB_ENV = "SAFETRAIN_DB"
+DEFAULT_HOME = "instance"
+DB_FILENAME = "safetrain.db"
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One deployment: records database, nbgrader working folders, reports."""
+
+    home: Path
+    db_url: str
+
+    @classmethod
+    def from_env(cls, home: str | Path | None = None, db_url: str | None = None) -> Instance:
+        """Build from arguments, else SAFETRAIN_HOME / SAFETRAIN_DB, else ./instance + SQLite."""
+        home_path = Path(home or os.environ.get(HOME_ENV) or DEFAULT_HOME).expanduser().resolve()
+        url = db_url or os.environ.get(DB_ENV) or f"sqlite:///{home_path / DB_FILENAME}"
+        return cls(home=home_path, db_url=url)
+
+    @property
+    def course_dir(self) -> Path:
+        """nbgrader course root: release/, submitted/, autograded/, feedback/, gradebook.db."""
+        return self.home / "course"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.home / "reports"
+
+    @property
+    def imports_dir(self) -> Path:
+        """Copies of rejected rows and demo rosters."""
+        return self.home / "imports"
+
+    @property
+    def secret_file(self) -> Path:
+        return self.home / "secret.key"
+
+    def create_dirs(self) -> None:
+        for path in (self.home, self.course_dir, self.reports_dir, self.imports_dir):
+            path.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,65 @@
+"""One --format option and one render() for every listing command."""
+
+from __future__ import annotations
+
+import enum
+import sys
+from pathlib import Path
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+# Piped output (CI logs, README examples) is not squeezed into 80 columns.
+stdout = Console(width=None if sys.stdout.isatty() else 140)
+stderr = Console(stderr=True)
+
+
+class Format(enum.StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+    xlsx = "xlsx"
+
+
+def render(df: pd.DataFrame, fmt: Format = Format.table, *, title: str | None = None,
+           out: Path | None = None) -> None:
+    """Data to stdout (or `out`); a terminal table by default, csv/json pipe cleanly."""
+    if fmt is Format.xlsx:
+        if out is None:
+            raise ValueError("--format xlsx 需要 --out 文件路径")
+        with pd.ExcelWriter(out, engine="openpyxl") as writer:
+            df.to_excel(writer, index=False, sheet_name=(title or "data")[:31])
+            sheet = writer.sheets[(title or "data")[:31]]
+            sheet.freeze_panes = "A2"
+            for column in sheet.columns:
+                width = max(len(str(c.value or "")) for c in column)
+                sheet.column_dimensions[column[0].column_letter].width = min(60, width * 2 + 2)
+        stderr.print(f"已写入 {out}")
+        return
+    if fmt is Format.csv:
+        text = df.to_csv(index=False)
+    elif fmt is Format.json:
+        text = df.to_json(orient="records", force_ascii=False, indent=2, date_format="iso") + "\n"
+    else:
+        text = None
+    if text is not None:
+        if out:
+            out.write_text(text, encoding="utf-8-sig" if fmt is Format.csv else "utf-8")
+            stderr.print(f"已写入 {out}")
+        else:
+            sys.stdout.write(text)
+        return
+    stdout.print(to_rich(df, title=title))
+
+
+def to_rich(df: pd.DataFrame, *, title: str | None = None) -> Table:
+    table = Table(title=title, header_style="bold cyan", show_lines=False)
+    for name in df.columns:
+        numeric = pd.api.types.is_numeric_dtype(df[name])
+        table.add_column(str(name), justify="right" if numeric else "left")
+    for row in df.itertuples(index=False):
+        table.add_row(*("" if pd.isna(v) else str(v) for v in row))
+    if df.empty:
+        table.caption = "（没有数据）"
+    return table
