@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import json
 import sys
 from pathlib import Path
 
@@ -40,7 +41,9 @@ def render(df: pd.DataFrame, fmt: Format = Format.table, *, title: str | None = 
     if fmt is Format.csv:
         text = df.to_csv(index=False)
     elif fmt is Format.json:
-        text = df.to_json(orient="records", force_ascii=False, indent=2, date_format="iso") + "\n"
+        # pandas escapes "/" in JSON; a round trip through json gives plain unit paths.
+        records = json.loads(df.to_json(orient="records", date_format="iso"))
+        text = json.dumps(records, ensure_ascii=False, indent=2) + "\n"
     else:
         text = None
     if text is not None:
