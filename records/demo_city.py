@@ -84,7 +84,7 @@ class _Names:
 
 def generate(people: int, seed: int = 1,
              progress: Callable[[int, int], None] | None = None) -> list[DemoPerson]:
-    """`people` people (±1%) in a city shaped by `shape_for`."""
+    """Exactly `people` people in a city shaped by `shape_for`."""
     rng = random.Random(seed)
     shape = shape_for(people)
     names = _Names(rng)
@@ -115,7 +115,11 @@ def generate(people: int, seed: int = 1,
                 progress(len(out), people)
         if len(out) >= people:
             break
-    return out[:people] if len(out) > people * 1.01 else out
+    communities = [path for path, is_street in units if not is_street]
+    while len(out) < people:  # top up with community staff and volunteers
+        path = communities[len(out) % len(communities)]
+        out.append(_person(rng, ids, rng.choice((Role.staff, Role.volunteer)), path, today))
+    return out[:people]
 
 
 def _person(rng: random.Random, ids: set[str], role: Role, unit: tuple[str, ...],
