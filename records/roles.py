@@ -55,13 +55,17 @@ _ALIASES: dict[str, Role] = {
 }
 
 
+_LOOKUP: dict[str, Role] = {
+    **_ALIASES,
+    **{role.value: role for role in Role},
+    **{label: role for role, label in ROLE_LABELS.items()},
+}
+
+
 def parse_role(text: str) -> Role:
     """Role from a roster cell; raises ValueError naming the accepted values."""
-    key = text.strip().lower().replace(" ", "")
-    for role in Role:
-        if key in (role.value, role.label):
-            return role
-    if key in _ALIASES:
-        return _ALIASES[key]
+    role = _LOOKUP.get(text.strip().lower().replace(" ", ""))
+    if role is not None:
+        return role
     accepted = "、".join(ROLE_LABELS.values())
     raise ValueError(f"未知角色「{text}」，应为：{accepted}")
