@@ -19,6 +19,7 @@ from records import db
 from records.errors import ImportRowsError, SafeTrainError
 from records.instance import Instance
 from records.models import UnitLevel
+from scripts.course_cli import course_app
 from scripts.output import Format, render, stderr, stdout
 
 log = logging.getLogger("safetrain")
@@ -36,6 +37,7 @@ roster_app = typer.Typer(help="花名册：导入人员、查看单位和人数�
                          no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(roster_app, name="roster")
+app.add_typer(course_app, name="course")
 
 _state: dict[str, Instance] = {}
 
@@ -76,6 +78,7 @@ def progress_bar() -> Progress:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     home: Annotated[Path | None, typer.Option(
         help="实例目录（默认 ./instance 或 $SAFETRAIN_HOME）。 Instance directory.")] = None,
     database: Annotated[str | None, typer.Option(
@@ -86,7 +89,7 @@ def _root(
                         handlers=[RichHandler(console=stderr, show_path=False)], force=True)
     # Alembic narrates every connection at INFO; only migrations that run are worth showing.
     logging.getLogger("alembic").setLevel(logging.DEBUG if verbose else logging.WARNING)
-    _state["instance"] = Instance.from_env(home, database)
+    _state["instance"] = ctx.obj = Instance.from_env(home, database)
 
 
 @app.command()

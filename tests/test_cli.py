@@ -123,3 +123,20 @@ def test_demo_twice(instance_env):
     assert "数据库行数未改变" in first.output
     second = invoke("demo", "--people", "300")
     assert second.exit_code == 0 and "没有变化" in second.output
+
+
+def test_course_list_shows_every_module_with_items_and_points():
+    result = invoke("course", "list", "--format", "csv")
+    assert result.exit_code == 0
+    lines = result.output.strip().splitlines()
+    assert lines[0].startswith("模块,名称,版本,计分题数,总分")
+    assert len(lines) == 8
+    for line in lines[1:]:
+        assert int(line.split(",")[3]) >= 12
+
+
+def test_home_option_reaches_subcommands(tmp_path, monkeypatch):
+    monkeypatch.delenv("SAFETRAIN_HOME", raising=False)
+    home = tmp_path / "elsewhere"
+    result = invoke("--home", str(home), "init")
+    assert result.exit_code == 0 and (home / "safetrain.db").exists()
