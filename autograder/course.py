@@ -20,14 +20,10 @@ import copy
 import filecmp
 import fnmatch
 import logging
-import os
 import re
 import shutil
-import sys
 import tempfile
-import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -35,14 +31,20 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 from nbgrader.api import Gradebook, MissingEntry
-from nbgrader.converters import Autograde, GenerateAssignment, NbGraderException
-from nbgrader.converters.base import BaseConverter
+from nbgrader.converters import Autograde, GenerateAssignment
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.utils import is_solution, is_task
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import SAWarning
-from traitlets.config import Config, PyFileConfigLoader
+from traitlets.config import Config
 
+from autograder.nbgrader_run import (
+    CourseError,
+    NbgraderFailed,
+    alembic_on_path,
+    coursedir_for,
+    nbgrader_config,
+    run_converter,
+)
 from records.curriculum import (
     CURRICULUM_FILE,
     SOURCE_DIR,
@@ -53,13 +55,9 @@ from records.curriculum import (
     load_yaml_model,
     source_module_ids,
 )
-from records.errors import SafeTrainError
 from records.instance import Instance
 
 log = logging.getLogger(__name__)
-_nbgrader_log = logging.getLogger(f"{__name__}.nbgrader")
-
-NBGRADER_CONFIG = "nbgrader_config.py"
 CHECKS_DIR = "checks"
 MIN_ITEMS = 12
 SECRET_MARKERS = (
@@ -72,10 +70,6 @@ _ITEM_VARIABLE = re.compile(r"\bq\d+\b")  # the answer variables of AUTHORING.md
 
 Progress = Callable[[str, str], None]
 """Called as progress(module, step) while working; the CLI shows it."""
-
-
-class CourseError(SafeTrainError):
-    """A course command cannot go on; the message says why and what to do (中文 / English)."""
 
 
 class ReleaseStatus(StrEnum):
@@ -144,96 +138,6 @@ class KnownWrongAnswers(BaseModel):
 
 
 # --------------------------------------------------------------------------- nbgrader glue
-
-
-def nbgrader_config(course_root: Path, courses: Path | None = None) -> Config:
-    """nbgrader settings: `courses/nbgrader_config.py` with the course root set to `course_root`."""
-    path = (courses or courses_dir()) / NBGRADER_CONFIG
-    if not path.is_file():
-        raise CourseError(
-            f"找不到 nbgrader 配置文件 {path}；请检查 SAFETRAIN_COURSES 是否指向课程文件夹。/ "
-            f"nbgrader config {path} not found; check that SAFETRAIN_COURSES names the courses folder."
-        )
-    config = PyFileConfigLoader(path.name, path=str(path.parent)).load_config()
-    config.CourseDirectory.root = str(Path(course_root).resolve())
-    return config
-
-
-class _Capture(logging.Handler):
-    """Keeps nbgrader's log of one run (for error reasons) and forwards it to our logger."""
-
-    def __init__(self, demote: bool) -> None:
-        super().__init__(logging.INFO)
-        self.records: list[logging.LogRecord] = []
-        self.demote = demote
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-        if self.demote:  # failures are reported as checks, so keep them off the terminal
-            record = logging.makeLogRecord(
-                {**record.__dict__, "levelno": logging.DEBUG, "levelname": "DEBUG"}
-            )
-        if _nbgrader_log.isEnabledFor(record.levelno):
-            _nbgrader_log.handle(record)
-
-    def reason(self) -> str:
-        """The exception lines of nbgrader's error tracebacks, else its first error message."""
-        found: list[str] = []
-        errors = [r.getMessage().strip() for r in self.records if r.levelno >= logging.ERROR]
-        for message in errors:
-            if "Traceback (most recent call last)" in message:
-                last = [line for line in message.splitlines() if line.strip()][-1].strip()
-                found.append(re.sub(r"^[\w.]+\.(\w+):", r"\1:", last))
-        found = list(dict.fromkeys(found)) or errors[:1] or ["nbgrader failed without a message"]
-        return "; ".join(found[:2])
-
-
-class _NbgraderFailed(Exception):
-    pass
-
-
-@contextmanager
-def _alembic_on_path() -> Iterator[None]:
-    """nbgrader creates a new gradebook by running the `alembic` program found on PATH
-    (`nbgrader.api.get_alembic_version`). When SafeTrain runs from an environment that is not
-    activated, put the interpreter's own scripts folder on PATH for the duration."""
-    if shutil.which("alembic"):
-        yield
-        return
-    old = os.environ.get("PATH", "")
-    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), old])
-    try:
-        yield
-    finally:
-        os.environ["PATH"] = old
-
-
-def _run(
-    converter: type[BaseConverter],
-    coursedir: CourseDirectory,
-    config: Config,
-    demote: bool,
-    **traits: object,
-) -> None:
-    """Run one nbgrader converter; raise _NbgraderFailed with nbgrader's own reason."""
-    logger = logging.Logger("nbgrader")  # private to this run, not registered globally
-    capture = _Capture(demote)
-    logger.addHandler(capture)
-    try:
-        with _alembic_on_path(), warnings.catch_warnings():
-            # nbgrader 0.9 + SQLAlchemy 2.x: harmless "not in session, add operation ... will
-            # not proceed" autoflush warnings from nbgrader.api; scores are unaffected.
-            warnings.filterwarnings("ignore", category=SAWarning, module=r"nbgrader\.")
-            converter(coursedir=coursedir, config=config, log=logger, **traits).start()
-    except NbGraderException:
-        raise _NbgraderFailed(capture.reason()) from None
-
-
-def _coursedir(config: Config, module: str, student: str = ".") -> CourseDirectory:
-    coursedir = CourseDirectory(config=config, log=log)
-    coursedir.assignment_id = module
-    coursedir.student_id = student
-    return coursedir
 
 
 def _step_dir(coursedir: CourseDirectory, step: str, module: str, student: str = ".") -> Path:
@@ -327,7 +231,7 @@ def release(
 
 
 def _release_one(module: str, courses: Path, config: Config, force: bool) -> ReleaseResult:
-    coursedir = _coursedir(config, module)
+    coursedir = coursedir_for(config, module)
     mirror = _step_dir(coursedir, coursedir.source_directory, module)
     changed = _mirror(courses / SOURCE_DIR / module, mirror, coursedir.ignore)
     out = _step_dir(coursedir, coursedir.release_directory, module)
@@ -338,8 +242,8 @@ def _release_one(module: str, courses: Path, config: Config, force: bool) -> Rel
     else:
         status = ReleaseStatus.UPDATED if exists else ReleaseStatus.RELEASED
         try:
-            _run(GenerateAssignment, coursedir, config, demote=False, force=True)
-        except _NbgraderFailed as exc:
+            run_converter(GenerateAssignment, coursedir, config, demote=False, force=True)
+        except NbgraderFailed as exc:
             raise CourseError(
                 f"模块 {module} 发布失败 / releasing {module} failed: {exc}\n"
                 f"请运行 `safetrain course validate {module}` 查看问题所在；若提示已有提交"
@@ -352,7 +256,7 @@ def _release_one(module: str, courses: Path, config: Config, force: bool) -> Rel
 
 def _max_score(coursedir: CourseDirectory, module: str) -> float | None:
     """The module's total points per the gradebook; None when it is not in the gradebook."""
-    with _alembic_on_path(), Gradebook(coursedir.db_url, coursedir.course_id) as gb:
+    with alembic_on_path(), Gradebook(coursedir.db_url, coursedir.course_id) as gb:
         try:
             return float(gb.find_assignment(module).max_score)
         except MissingEntry:
@@ -554,7 +458,7 @@ def validate(
     return reports
 
 
-def _not_run(report: ModuleReport, names: list[str], why: str) -> None:
+def _notrun_converter(report: ModuleReport, names: list[str], why: str) -> None:
     report.checks += [Check(n, False, f"未运行：{why}") for n in names]
 
 
@@ -576,22 +480,22 @@ def _validate_one(
         source_nb = nbformat.read(path, as_version=4)
     except FileNotFoundError:
         report.checks.append(Check("notebook", False, f"找不到 / not found: {path}"))
-        return _not_run(report, [*later, "wrong"], "没有 notebook / no notebook")
+        return _notrun_converter(report, [*later, "wrong"], "没有 notebook / no notebook")
     except (OSError, ValueError) as exc:  # nbformat's read errors are ValueErrors
         report.checks.append(Check("notebook", False, f"无法读取 / cannot read {path}: {exc}"))
-        return _not_run(report, [*later, "wrong"], "notebook 无法读取 / unreadable")
+        return _notrun_converter(report, [*later, "wrong"], "notebook 无法读取 / unreadable")
     report.checks.append(Check("notebook", True, str(path.relative_to(courses))))
     report.checks += check_notebook(source_nb)
 
     _notify(progress, module, "生成发布版 / generating the release")
     config = nbgrader_config(tmp / "course", courses)
-    coursedir = _coursedir(config, module)
+    coursedir = coursedir_for(config, module)
     _mirror(path.parent, _step_dir(coursedir, coursedir.source_directory, module), coursedir.ignore)
     try:
-        _run(GenerateAssignment, coursedir, config, demote=True)
-    except _NbgraderFailed as exc:
+        run_converter(GenerateAssignment, coursedir, config, demote=True)
+    except NbgraderFailed as exc:
         report.checks.append(Check("release", False, str(exc)))
-        return _not_run(
+        return _notrun_converter(
             report, ["leaks", "solution", "blank", "wrong"], "发布失败 / release failed"
         )
     max_score = _max_score(coursedir, module) or 0.0
@@ -635,8 +539,8 @@ def _grade(
     folder.mkdir(parents=True)
     nbformat.write(nb, folder / f"{module}.ipynb")
     try:
-        _run(Autograde, _coursedir(config, module, student), config, demote=True)
-    except _NbgraderFailed as exc:
+        run_converter(Autograde, coursedir_for(config, module, student), config, demote=True)
+    except NbgraderFailed as exc:
         return Check(student, False, f"自动评分失败 / autograding failed: {exc}")
     with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
         submission = gb.find_submission(module, student)
