@@ -20,6 +20,7 @@ from records.errors import ImportRowsError, SafeTrainError
 from records.instance import Instance
 from records.models import UnitLevel
 from scripts.course_cli import course_app
+from scripts.grade_cli import grade
 from scripts.output import Format, render, stderr, stdout
 
 log = logging.getLogger("safetrain")
@@ -290,6 +291,9 @@ def demo(
     from scripts.demo import run_demo
 
     run_demo(instance(), people=people)
+
+
+app.command("grade")(friendly(grade))
 
 
 def main() -> None:

@@ -1,0 +1,175 @@
+"""`safetrain grade`: grade every new submission of a module, in parallel, resumably.
+
+Resumable by construction: the ledger is the records database. A submission counts as done
+only when its attempt row is committed (one transaction per submission), so after a crash
+or `kill -9` the same command grades exactly the submissions without an attempt; a second
+run with nothing new grades nothing; a changed resubmission has a new hash and is graded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nbgrader.api import Gradebook, MissingEntry
+
+from autograder import sandbox, submissions
+from autograder.executors import make_executor
+from autograder.limits import Limits
+from autograder.nbgrader_run import CourseError, alembic_on_path, coursedir_for, nbgrader_config
+from autograder.worker import GradeResult, GradeTask, grade_one
+from records import db
+from records.attempts import AttemptFacts, graded_hashes, people_by_trainee_id, record_attempt
+from records.curriculum import courses_dir, load_curriculum
+from records.instance import Instance
+from records.models import AttemptStatus
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BatchOptions:
+    module: str
+    source: str | None = None  # None: what is already in submitted/; "exchange"; a folder or zip
+    workers: int = os.cpu_count() or 2
+    executor: str = "local"
+    limits: Limits = Limits()
+    regrade: bool = False
+    students: list[str] | None = None
+    sandboxed: bool = True
+    feedback: bool = True
+
+
+@dataclass
+class BatchResult:
+    module: str
+    results: list[GradeResult] = field(default_factory=list)
+    skipped: int = 0  # already graded, unchanged
+    unknown: set[str] = field(default_factory=set)  # not in the roster
+    resubmitted: set[str] = field(default_factory=set)
+    retry_later: set[str] = field(default_factory=set)  # grader-side failures, not recorded
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+
+Progress = Callable[[int, int, GradeResult | None], None]
+
+
+def check_sandbox(sandboxed: bool) -> None:
+    if not sandboxed:
+        return
+    if sandbox.bwrap_path() is None:
+        raise CourseError(
+            "找不到 bubblewrap（bwrap），不能安全地运行学员代码：请运行 `make`（会安装它）或 "
+            "`apt-get install bubblewrap`；只有在代码完全可信时才可用 --no-sandbox。"
+            " bubblewrap is required to run untrusted code."
+        )
+    if sandbox.cgroup_base("pids") is None or sandbox.cgroup_base("memory") is None:
+        log.warning("cgroups 不可用：内存和进程数只能靠超时兜底。 No writable memory/pids cgroup.")
+
+
+def grade_batch(instance: Instance, options: BatchOptions,
+                progress: Progress | None = None) -> BatchResult:
+    courses = courses_dir()
+    curriculum = load_curriculum(courses / "curriculum.yml", courses / "source")
+    module = curriculum.module(options.module)
+    course_root = instance.course_dir
+    config = nbgrader_config(course_root, courses)
+    coursedir = coursedir_for(config, options.module)
+    _require_released(coursedir.db_url, coursedir.course_id, options.module)
+    check_sandbox(options.sandboxed)
+    sandbox.cleanup_stale()
+
+    submitted = Path(coursedir.root) / coursedir.submitted_directory
+    if options.source == "exchange":
+        _collect_from_exchange(config, options.module)
+    elif options.source:
+        submissions.collect(options.source, submitted, options.module)
+    found = submissions.discover(submitted, options.module, options.students)
+
+    batch = BatchResult(options.module)
+    with db.open_session(instance.db_url) as session:
+        done = graded_hashes(session, options.module)
+        known = set(people_by_trainee_id(session, [s.student for s in found]))
+    todo = []
+    for sub in found:
+        previous = done.get(sub.student, set())
+        if sub.sha256 in previous and not options.regrade:
+            batch.skipped += 1
+            continue
+        if previous and sub.sha256 not in previous:
+            batch.resubmitted.add(sub.student)
+        if sub.student not in known:
+            batch.unknown.add(sub.student)
+        todo.append(sub)
+    if progress:
+        progress(0, len(todo), None)
+    if not todo:
+        return batch
+
+    _prepare_gradebook(coursedir.db_url, coursedir.course_id, [s.student for s in todo])
+    tasks = {s.student: GradeTask(str(course_root), str(courses), options.module, s.student,
+                                  options.limits, options.sandboxed, options.feedback)
+             for s in todo}
+    by_student = {s.student: s for s in todo}
+    executor = make_executor(options.executor, options.workers)
+    for task, outcome in executor.run(grade_one, list(tasks.values())):
+        if isinstance(outcome, GradeResult):
+            result = outcome
+            sub = by_student[task.student]
+            with db.open_session(instance.db_url) as session:
+                record_attempt(session, AttemptFacts(
+                    trainee_id=task.student, module=options.module,
+                    module_version=module.version, submission_sha256=sub.sha256,
+                    score=result.score, max_score=result.max_score, pass_mark=module.pass_mark,
+                    status=AttemptStatus(result.status), problems=result.problems,
+                    submitted_at=sub.submitted_at, graded_at=dt.datetime.now(dt.UTC)))
+        else:  # the grader failed, not the trainee: leave it for the next run
+            log.error("grading %s failed: %s", task.student, outcome)
+            batch.retry_later.add(task.student)
+            result = GradeResult(task.student, options.module, "failed",
+                                 problems=[f"评分程序出错，下次运行会重试：{outcome}"])
+        batch.results.append(result)
+        if progress:
+            progress(len(batch.results), len(todo), result)
+    return batch
+
+
+def _require_released(db_url: str, course_id: str, module: str) -> None:
+    with alembic_on_path(), Gradebook(db_url, course_id) as gb:
+        try:
+            gb.find_assignment(module)
+        except MissingEntry:
+            raise CourseError(
+                f"模块 {module} 还没有发布到这个实例：请先运行 `safetrain course release {module}`。"
+            ) from None
+
+
+def _prepare_gradebook(db_url: str, course_id: str, students: list[str]) -> None:
+    """Create students up front (one writer) and switch SQLite to WAL for the workers."""
+    if db_url.startswith("sqlite:///"):
+        with sqlite3.connect(db_url.removeprefix("sqlite:///")) as conn:
+            conn.execute("PRAGMA journal_mode=WAL")
+    with alembic_on_path(), Gradebook(db_url, course_id) as gb:
+        for student in students:
+            gb.update_or_create_student(student)
+
+
+def _collect_from_exchange(config: object, module: str) -> None:
+    """nbgrader's own ExchangeCollect: inbound → submitted/, latest per student."""
+    from nbgrader.auth import Authenticator
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.exchange.default.collect import ExchangeCollect
+
+    coursedir = CourseDirectory(config=config)
+    coursedir.assignment_id = module
+    collector = ExchangeCollect(coursedir=coursedir, authenticator=Authenticator(config=config),
+                                config=config)
+    collector.update = True
+    collector.start()

@@ -1,0 +1,138 @@
+"""Grade one submission in this process (a local worker or a Dask worker).
+
+Everything here must be picklable in and out: a GradeTask goes in, a GradeResult comes back.
+Writes go to nbgrader's gradebook and the autograded/feedback folders only; records are
+written by the batch in the parent process, once per finished submission.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.converters import Autograde, GenerateFeedback
+from sqlalchemy.exc import SAWarning
+
+from autograder import problems
+from autograder.limits import Limits
+from autograder.nbgrader_run import (
+    NbgraderFailed,
+    alembic_on_path,
+    coursedir_for,
+    nbgrader_config,
+    run_converter,
+)
+from autograder.pipeline import grading_config
+
+log = logging.getLogger(__name__)
+
+MAX_NOTEBOOK_MB = 100
+
+
+@dataclass(frozen=True)
+class GradeTask:
+    course_root: str
+    courses: str
+    module: str
+    student: str
+    limits: Limits = Limits()
+    sandboxed: bool = True
+    feedback: bool = True
+
+
+@dataclass
+class GradeResult:
+    student: str
+    module: str
+    status: str  # graded | timed_out | failed (records.models.AttemptStatus values)
+    score: float = 0.0
+    max_score: float = 0.0
+    problems: list[str] = field(default_factory=list)
+    items: dict[str, tuple[float, float]] = field(default_factory=dict)  # grade id → (score, max)
+    seconds: float = 0.0
+
+
+def grade_one(task: GradeTask) -> GradeResult:
+    """Autograde one student's submission of one module with nbgrader's converter."""
+    # nbgrader 0.9 + SQLAlchemy 2.x autoflush warnings from nbgrader.api; scores unaffected.
+    warnings.filterwarnings("ignore", category=SAWarning, module=r"nbgrader\.")
+    started = time.monotonic()
+    notes = problems.reset()
+    base = nbgrader_config(Path(task.course_root), Path(task.courses))
+    source_dir = Path(task.course_root) / "source" / task.module
+    config = grading_config(base, task.module, source_dir, task.limits, task.sandboxed)
+    coursedir = coursedir_for(config, task.module, task.student)
+    folder = Path(coursedir.format_path(coursedir.submitted_directory, task.student, task.module))
+    reason = check_submission(folder, task.module)
+    if reason is None:
+        try:
+            run_converter(Autograde, coursedir, config, demote=True)
+        except NbgraderFailed as exc:
+            reason = f"nbgrader 无法评分：{exc}"
+    if reason is not None:
+        zero_grades(coursedir.db_url, coursedir.course_id, task.module, task.student)
+        result = read_grades(coursedir.db_url, coursedir.course_id, task.module, task.student)
+        result.status = "failed"
+        result.problems = [reason, *notes.problems]
+    else:
+        result = read_grades(coursedir.db_url, coursedir.course_id, task.module, task.student)
+        result.status = "timed_out" if notes.timed_out else "graded"
+        result.problems = list(notes.problems)
+        if task.feedback:
+            try:
+                run_converter(GenerateFeedback, coursedir, config, demote=True)
+            except NbgraderFailed as exc:
+                result.problems.append(f"反馈页生成失败：{exc}")
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def check_submission(folder: Path, module: str) -> str | None:
+    """Why this submission cannot be run at all, or None. Renames a lone misnamed notebook."""
+    expected = folder / f"{module}.ipynb"
+    if not expected.exists():
+        notebooks = sorted(folder.glob("*.ipynb"))
+        if len(notebooks) != 1:
+            return f"没有找到 {module}.ipynb" + (f"（提交了 {len(notebooks)} 个 notebook）" if notebooks else "")
+        notebooks[0].rename(expected)
+        problems.CURRENT.add(f"提交的文件名是 {notebooks[0].name}，已按 {expected.name} 评分")
+    size_mb = expected.stat().st_size / 1e6
+    if size_mb > MAX_NOTEBOOK_MB:
+        return f"文件过大（{size_mb:.0f} MB，上限 {MAX_NOTEBOOK_MB} MB）"
+    try:
+        nb = nbformat.read(expected, as_version=4)
+        nbformat.validate(nb)
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError and ValidationError too
+        return f"不是有效的 Jupyter notebook 文件（{type(exc).__name__}）"
+    except Exception as exc:  # noqa: BLE001 (nbformat raises assorted errors for junk)
+        return f"不是有效的 Jupyter notebook 文件（{type(exc).__name__}）"
+    return None
+
+
+def read_grades(db_url: str, course_id: str, module: str, student: str) -> GradeResult:
+    with alembic_on_path(), Gradebook(db_url, course_id) as gb:
+        submission = gb.find_submission(module, student)
+        items = {g.name: (float(g.score), float(g.max_score))
+                 for nb in submission.notebooks for g in nb.grades}
+        return GradeResult(student, module, "graded", float(submission.score),
+                           float(submission.max_score), items=items)
+
+
+def zero_grades(db_url: str, course_id: str, module: str, student: str) -> None:
+    """A submission that could not run scores 0 in the gradebook too (no 'needs grading')."""
+    with alembic_on_path(), Gradebook(db_url, course_id) as gb:
+        gb.update_or_create_student(student)
+        try:
+            submission = gb.update_or_create_submission(module, student)
+        except MissingEntry:
+            return
+        for notebook in submission.notebooks:
+            for grade in notebook.grades:
+                grade.auto_score = 0
+                grade.needs_manual_grade = False
+        gb.db.commit()
