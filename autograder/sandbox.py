@@ -196,7 +196,9 @@ def _memory_settings(limits: Limits) -> dict[str, str]:
 # ---------------------------------------------------------------- the bwrap command
 
 
-def _ro_system_args() -> list[str]:
+def _ro_system_args(tmp_bytes: int) -> list[str]:
+    """The OS, then a fresh /tmp, then the Python installation and virtualenv (which may
+    live under /tmp themselves, so they are bound after the tmpfs that would hide them)."""
     args: list[str] = []
     for top in ("/usr", "/etc"):
         args += ["--ro-bind", top, top]
@@ -206,6 +208,7 @@ def _ro_system_args() -> list[str]:
             args += ["--symlink", os.readlink(path), top]
         elif path.is_dir():
             args += ["--ro-bind", top, top]
+    args += ["--size", str(tmp_bytes), "--tmpfs", "/tmp"]
     seen: set[str] = set()
     for prefix in (sys.base_prefix, sys.prefix, sys.exec_prefix):
         real = os.path.realpath(prefix)
@@ -224,9 +227,8 @@ def sandbox_argv(kernel_argv: list[str], run_dir: Path, data_files: list[Path],
     bw = [bwrap, "--die-with-parent", "--new-session", "--unshare-all",
           "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
           "--cap-drop", "ALL", "--hostname", "sandbox",
-          *_ro_system_args(),
+          *_ro_system_args(limits.tmp_mb * 1024 * 1024),
           "--proc", "/proc", "--dev", "/dev",
-          "--size", str(limits.tmp_mb * 1024 * 1024), "--tmpfs", "/tmp",
           "--size", str(limits.tmp_mb * 1024 * 1024), "--tmpfs", WORKDIR,
           "--bind", str(run_dir), str(run_dir)]
     for data in data_files:
