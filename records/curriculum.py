@@ -63,10 +63,11 @@ class Module(_Strict):
 
 
 class RoleRule(_Strict):
-    """Certification rule for one role (filled in by the certification issue).
+    """Certification rule for one role (see `records.certification`).
 
     The modules a role must pass are not repeated here: they are the modules whose
-    `required_for` names the role (see `Curriculum.required_modules`).
+    `required_for` names the role (see `Curriculum.required_modules`), each at its own
+    `pass_mark`. "Per year" means the 12 months up to the day of evaluation.
     """
 
     hours_per_year: float = Field(
@@ -76,6 +77,22 @@ class RoleRule(_Strict):
         default=0, ge=0, le=52, description="drills attended per year; 0 = no drill rule"
     )
     validity_years: int = Field(default=3, ge=1, le=10, description="years a certificate lasts")
+    renewal_window_days: int = Field(
+        default=90, ge=0, le=366,
+        description="days before expiry from which a certificate can be renewed",
+    )
+    onboarding_days: int = Field(
+        default=0, ge=0, le=730,
+        description="days after taking the post to pass the required modules; 0 = no deadline",
+    )
+
+    @model_validator(mode="after")
+    def _window_inside_validity(self) -> RoleRule:
+        if self.renewal_window_days >= self.validity_years * 365:
+            raise ValueError(
+                "续证窗口不能长于证书有效期 / renewal_window_days must be shorter than the validity"
+            )
+        return self
 
 
 class Curriculum(_Strict):

@@ -19,9 +19,12 @@ from records import db
 from records.errors import ImportRowsError, SafeTrainError
 from records.instance import Instance
 from records.models import UnitLevel
+from scripts.cert_cli import cert_app
 from scripts.course_cli import course_app
+from scripts.drill_cli import drill_app
 from scripts.grade_cli import grade
 from scripts.output import Format, render, stderr, stdout
+from scripts.training_cli import training_app
 
 log = logging.getLogger("safetrain")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -39,6 +42,9 @@ roster_app = typer.Typer(help="花名册：导入人员、查看单位和人数�
 app.add_typer(db_app, name="db")
 app.add_typer(roster_app, name="roster")
 app.add_typer(course_app, name="course")
+app.add_typer(training_app, name="training")
+app.add_typer(drill_app, name="drill")
+app.add_typer(cert_app, name="cert")
 
 _state: dict[str, Instance] = {}
 

@@ -2,7 +2,26 @@
 
 from records.models.attempt import Attempt, AttemptStatus
 from records.models.base import Base
+from records.models.cert import Certificate
+from records.models.drill import (
+    ActionStatus,
+    Drill,
+    DrillAction,
+    DrillEvaluation,
+    DrillForm,
+    DrillParticipation,
+    DrillRole,
+    DrillScope,
+    DrillType,
+    drill_unit,
+)
 from records.models.org import PATH_SEP, OrgUnit, UnitLevel
 from records.models.person import Person, Post
+from records.models.training import Attendance, TrainingAttendance, TrainingKind, TrainingSession
 
-__all__ = ["Attempt", "AttemptStatus", "Base", "OrgUnit", "PATH_SEP", "Person", "Post", "UnitLevel"]
+__all__ = [
+    "ActionStatus", "Attempt", "AttemptStatus", "Attendance", "Base", "Certificate", "Drill",
+    "DrillAction", "DrillEvaluation", "DrillForm", "DrillParticipation", "DrillRole",
+    "DrillScope", "DrillType", "OrgUnit", "PATH_SEP", "Person", "Post", "TrainingAttendance",
+    "TrainingKind", "TrainingSession", "UnitLevel", "drill_unit",
+]
