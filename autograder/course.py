@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from traitlets.config import Config
 
 from autograder.nbgrader_run import (
+    NBGRADER_CONFIG,
     CourseError,
     NbgraderFailed,
     alembic_on_path,
@@ -222,12 +223,28 @@ def release(
     courses = courses or courses_dir()
     selected = release_modules(modules, courses)
     instance.course_dir.mkdir(parents=True, exist_ok=True)
+    write_local_config(instance.course_dir, courses)
     config = nbgrader_config(instance.course_dir, courses)
     results = []
     for module in selected:
         _notify(progress, module, "发布 / releasing")
         results.append(_release_one(module, courses, config, force))
     return results
+
+
+def write_local_config(course_root: Path, courses: Path) -> Path:
+    """An nbgrader_config.py in the course folder, so stock nbgrader commands (formgrader,
+    `nbgrader export --exporter=autograder.export.RecordsExportPlugin`) work there too."""
+    path = course_root / NBGRADER_CONFIG
+    text = (
+        "# Written by `safetrain course release`: the course settings live in the repository.\n"
+        "c = get_config()  # noqa: F821\n"
+        f"load_subconfig({str((courses / NBGRADER_CONFIG).resolve())!r})  # noqa: F821\n"
+        f"c.CourseDirectory.root = {str(course_root.resolve())!r}\n"
+    )
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+    return path
 
 
 def _release_one(module: str, courses: Path, config: Config, force: bool) -> ReleaseResult:

@@ -380,3 +380,30 @@ def test_dask_executor_on_a_local_cluster(tmp_path, samples):
         finally:
             batch_module.make_executor = original
     assert sorted((r.student, r.score) for r in result.results) == [("d1", FULL), ("d2", 25.0)]
+
+
+def test_stock_grading_exports_to_records_with_the_plugin(tmp_path, samples):
+    """`nbgrader export --exporter=autograder.export.RecordsExportPlugin` in the course folder."""
+    from nbgrader.converters import Autograde
+
+    from autograder.nbgrader_run import coursedir_for, nbgrader_config, run_converter
+    from records.curriculum import courses_dir
+
+    inst = make_instance(tmp_path / "inst")
+    submit(inst, "p1", samples["right"])
+    submit(inst, "p2", samples["wrong"])
+    config = nbgrader_config(inst.course_dir, courses_dir())
+    run_converter(Autograde, coursedir_for(config, MODULE, "*"), config, demote=True)
+    nbgrader = Path(sys.executable).parent / "nbgrader"
+    done = subprocess.run([str(nbgrader), "export", "--exporter=autograder.export.RecordsExportPlugin",
+                           f"--to={inst.db_url}"], cwd=inst.course_dir, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    with db.open_session(inst.db_url) as session:
+        rows = sorted(session.execute(select(Attempt.trainee_id, Attempt.score, Attempt.passed)).all())
+    assert [tuple(r) for r in rows] == [("p1", FULL, True), ("p2", 25.0, False)]
+    # the same submissions graded later by `safetrain grade` are the same attempts, not new ones
+    grade_batch(inst, BatchOptions(module=MODULE, workers=1, limits=LIMITS, feedback=False,
+                                   regrade=True))
+    with db.open_session(inst.db_url) as session:
+        assert session.scalar(select(func.count()).select_from(Attempt)) == 2
