@@ -18,7 +18,7 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.converters import Autograde, GenerateFeedback
 from sqlalchemy.exc import SAWarning
 
-from autograder import problems
+from autograder import problems, speedups
 from autograder.limits import Limits
 from autograder.nbgrader_run import (
     NbgraderFailed,
@@ -59,6 +59,7 @@ class GradeResult:
 
 def grade_one(task: GradeTask) -> GradeResult:
     """Autograde one student's submission of one module with nbgrader's converter."""
+    speedups.install()
     # nbgrader 0.9 + SQLAlchemy 2.x autoflush warnings from nbgrader.api; scores unaffected.
     warnings.filterwarnings("ignore", category=SAWarning, module=r"nbgrader\.")
     started = time.monotonic()
