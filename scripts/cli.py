@@ -19,6 +19,7 @@ from records import db
 from records.errors import ImportRowsError, SafeTrainError
 from records.instance import Instance
 from records.models import UnitLevel
+from scripts.admin_cli import admin_app
 from scripts.cert_cli import cert_app
 from scripts.course_cli import course_app
 from scripts.drill_cli import drill_app
@@ -45,6 +46,7 @@ app.add_typer(course_app, name="course")
 app.add_typer(training_app, name="training")
 app.add_typer(drill_app, name="drill")
 app.add_typer(cert_app, name="cert")
+app.add_typer(admin_app, name="admin")
 
 _state: dict[str, Instance] = {}
 
@@ -96,6 +98,9 @@ def _root(
                         handlers=[RichHandler(console=stderr, show_path=False)], force=True)
     # Alembic narrates every connection at INFO; only migrations that run are worth showing.
     logging.getLogger("alembic").setLevel(logging.DEBUG if verbose else logging.WARNING)
+    # nbgrader narrates every file it copies; its warnings and errors still show.
+    logging.getLogger("autograder.course.nbgrader").setLevel(
+        logging.DEBUG if verbose else logging.WARNING)
     _state["instance"] = ctx.obj = Instance.from_env(home, database)
 
 

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import secrets
 import time
 
+import pandas as pd
 from rich.rule import Rule
+from sqlalchemy import select
 
 from records import db, demo_city
 from records.errors import ImportRowsError
 from records.importers.roster import import_roster
 from records.instance import Instance
-from records.models import UnitLevel
+from records.models import Person, UnitLevel
 from records.summary import counts, roster_summary
 from scripts.output import stderr, stdout, to_rich
 
 DEMO_SEED = 20261101
+DEMO_MODULE = "rescue-fire"
 # The roster is dated so that reruns on later days still find nothing to change.
 DEMO_AS_OF = dt.date(2026, 11, 1)
 
@@ -33,6 +37,7 @@ MESSY_CSV = """某街道应急管理人员花名册（样例：含错误）
 
 def run_demo(inst: Instance, people: int = 2000) -> None:
     started = time.monotonic()
+    logging.getLogger("autograder").setLevel(logging.WARNING)  # the demo narrates each step
     stdout.print(Rule("SafeTrain 演示 demo"))
     inst.create_dirs()
     if not inst.secret_file.exists():
@@ -79,4 +84,45 @@ def run_demo(inst: Instance, people: int = 2000) -> None:
         summary = roster_summary(session, level=UnitLevel.street, as_of=DEMO_AS_OF)
     stdout.print("5. 在岗人员，按街道/乡镇和角色：")
     stdout.print(to_rich(summary, title=f"{demo_city.CITY} 在岗人员（{DEMO_AS_OF}）"))
-    stdout.print(f"完成，用时 {time.monotonic() - started:.1f} 秒。下一步：safetrain roster import 你的花名册.xlsx")
+
+    release_courses(inst)
+    grade_samples(inst)
+    stdout.print(f"完成，用时 {time.monotonic() - started:.1f} 秒。")
+
+
+def release_courses(inst: Instance) -> None:
+    from autograder.course import catalogue, release
+
+    with stderr.status("发布课程模块（nbgrader generate_assignment）……"):
+        results = release(inst)
+    points = {i.module.id: (i.items, i.points) for i in catalogue()}
+    rows = [(r.module, r.status.label, points[r.module][0], f"{points[r.module][1]:g}")
+            for r in results]
+    stdout.print(f"6. 发布 {len(results)} 个课程模块到 {inst.course_dir / 'release'}：")
+    stdout.print(to_rich(pd.DataFrame(rows, columns=["模块", "状态", "计分题数", "总分"])))
+
+
+def grade_samples(inst: Instance, module: str = DEMO_MODULE, count: int = 24) -> None:
+    """A trainer's batch: sample submissions (right, wrong, blank, one broken, one stranger)."""
+    from autograder.batch import BatchOptions, grade_batch
+    from autograder.samples import write_sample_zip
+
+    with db.open_session(inst.db_url) as session:
+        trainees = list(session.scalars(select(Person.trainee_id).order_by(Person.trainee_id)
+                                        .limit(count - 1)))
+    archive = inst.imports_dir / f"demo-submissions-{module}.zip"
+    write_sample_zip(archive, module, [*trainees, "stranger01"], seed=DEMO_SEED)
+    with stderr.status(f"批量评分 {module}（沙箱中运行学员代码）……"):
+        batch = grade_batch(inst, BatchOptions(module=module, source=str(archive)))
+    graded = [r for r in batch.results if r.status != "failed"]
+    if not batch.results:
+        stdout.print(f"7. 批量评分 {archive.name}：没有新的或改动过的提交（{batch.skipped} 份已评过，"
+                     "不会重复评分）。")
+        return
+    stdout.print(
+        f"7. 批量评分 {archive.name}：本次评分 {len(batch.results)} 份（其中无法评分 "
+        f"{batch.count('failed')} 份，花名册外账号 {len(batch.unknown)} 个），"
+        f"已评过而跳过 {batch.skipped} 份；平均分 "
+        f"{(sum(r.score for r in graded) / len(graded)) if graded else 0:.1f}。"
+        f" 成绩写入记录库；详情：safetrain grade {module}")
+

@@ -121,8 +121,10 @@ def test_demo_twice(instance_env):
     assert first.exit_code == 0, first.output
     assert "已导入" in first.output and "被整体拒绝" in first.output
     assert "数据库行数未改变" in first.output
+    assert "6. 发布 7 个课程模块" in first.output and "7. 批量评分" in first.output
     second = invoke("demo", "--people", "300")
     assert second.exit_code == 0 and "没有变化" in second.output
+    assert "不会重复评分" in second.output
 
 
 def test_course_list_shows_every_module_with_items_and_points():
