@@ -136,6 +136,7 @@ def grade_batch(instance: Instance, options: BatchOptions,
             result = GradeResult(task.student, options.module, "failed",
                                  problems=[f"评分程序出错，下次运行会重试：{outcome}"])
         batch.results.append(result)
+        log.debug("%s graded in %.2f s", task.student, result.seconds)
         if progress:
             progress(len(batch.results), len(todo), result)
     return batch
