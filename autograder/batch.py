@@ -48,6 +48,7 @@ class BatchOptions:
 @dataclass
 class BatchResult:
     module: str
+    found: int = 0  # submissions present for the module
     results: list[GradeResult] = field(default_factory=list)
     skipped: int = 0  # already graded, unchanged
     unknown: set[str] = field(default_factory=set)  # not in the roster
@@ -76,6 +77,8 @@ def check_sandbox(sandboxed: bool) -> None:
 
 def grade_batch(instance: Instance, options: BatchOptions,
                 progress: Progress | None = None) -> BatchResult:
+    with db.open_session(instance.db_url):
+        pass  # fails early, with what to do, when `safetrain init` has not been run
     courses = courses_dir()
     curriculum = load_curriculum(courses / "curriculum.yml", courses / "source")
     module = curriculum.module(options.module)
@@ -93,7 +96,7 @@ def grade_batch(instance: Instance, options: BatchOptions,
         submissions.collect(options.source, submitted, options.module)
     found = submissions.discover(submitted, options.module, options.students)
 
-    batch = BatchResult(options.module)
+    batch = BatchResult(options.module, found=len(found))
     with db.open_session(instance.db_url) as session:
         done = graded_hashes(session, options.module)
         known = set(people_by_trainee_id(session, [s.student for s in found]))

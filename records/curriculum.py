@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from records.errors import InputFileError
+from records.errors import InputFileError, NotFound
 from records.roles import Role
 
 COURSES_ENV = "SAFETRAIN_COURSES"
@@ -95,6 +95,13 @@ class RoleRule(_Strict):
         return self
 
 
+class UnknownModule(NotFound, KeyError):
+    """A module id that the curriculum does not list (KeyError for mapping-style callers)."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
 class Curriculum(_Strict):
     modules: list[Module] = Field(min_length=1)
     roles: dict[Role, RoleRule] = Field(default_factory=dict)
@@ -115,7 +122,9 @@ class Curriculum(_Strict):
         for module in self.modules:
             if module.id == module_id:
                 return module
-        raise KeyError(module_id)
+        raise UnknownModule(
+            f"没有模块「{module_id}」；已有的模块：{'、'.join(self.module_ids)}。 Unknown module."
+        )
 
     def required_modules(self, role: Role) -> list[str]:
         """Ids of the modules a person in `role` must pass, in curriculum order."""

@@ -83,6 +83,8 @@ def grade(
         ("未变、跳过 unchanged, skipped", batch.skipped),
     ], columns=["结果", "份数"])
     stdout.print(to_rich(summary, title=f"{module} 评分结果"))
+    if not batch.found:
+        stderr.print(f"[yellow]没有找到 {module} 的提交：用 --from 指定 zip、文件夹或 exchange。[/]")
 
     courses = courses_dir()
     coursedir = coursedir_for(nbgrader_config(inst.course_dir, courses), module)

@@ -142,3 +142,13 @@ def test_home_option_reaches_subcommands(tmp_path, monkeypatch):
     home = tmp_path / "elsewhere"
     result = invoke("--home", str(home), "init")
     assert result.exit_code == 0 and (home / "safetrain.db").exists()
+
+
+def test_grade_says_what_to_do_first(instance_env):
+    before_init = invoke("grade", "rescue-fire")
+    assert before_init.exit_code == 3 and "safetrain init" in before_init.output
+    invoke("init")
+    unknown = invoke("grade", "no-such-module")
+    assert unknown.exit_code == 1 and "已有的模块" in unknown.output
+    unreleased = invoke("grade", "rescue-fire")
+    assert unreleased.exit_code == 1 and "safetrain course release rescue-fire" in unreleased.output
