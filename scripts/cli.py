@@ -19,7 +19,6 @@ from records import db
 from records.errors import ImportRowsError, SafeTrainError
 from records.instance import Instance
 from records.models import UnitLevel
-from scripts.admin_cli import admin_app
 from scripts.cert_cli import cert_app
 from scripts.course_cli import course_app
 from scripts.drill_cli import drill_app
@@ -46,7 +45,6 @@ app.add_typer(course_app, name="course")
 app.add_typer(training_app, name="training")
 app.add_typer(drill_app, name="drill")
 app.add_typer(cert_app, name="cert")
-app.add_typer(admin_app, name="admin")
 
 _state: dict[str, Instance] = {}
 
