@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 
 from records.errors import InputFileError
-from records.importers.roster import read_roster_table
+from records.importers.roster_rows import read_roster_table
 from records.importers.table import clean_text, column_letter, parse_date
 from tests.helpers import HEADER, UNIT_A, id_number, write_csv, write_xlsx
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import logging
-import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,63 +19,25 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from records import idcard
-from records.errors import ImportRowsError, InputFileError, RowError
-from records.importers.table import Column, Table, clean_text, locate_header, parse_date, read_rows
+from records.errors import ImportRowsError, RowError
+from records.importers.roster_rows import (
+    FIELD_LABELS,
+    LEVEL_FIELDS,
+    UNIT_SPLIT,
+    Progress,
+    RosterRow,
+    read_roster_table,
+    validate_rows,
+)
+from records.importers.table import Column, clean_text, read_rows
 from records.models import PATH_SEP, OrgUnit, Person, Post
-from records.org import MAX_DEPTH, ensure_units, join_path
-from records.people import allocate_trainee_id, normalise_login
-from records.roles import Role, parse_role
+from records.org import ensure_units, join_path
+from records.people import allocate_trainee_id
 
 log = logging.getLogger(__name__)
 
-LEVEL_FIELDS = ("city", "district", "street", "community")
-FIELD_LABELS = {
-    "name": "姓名", "id_number": "身份证号", "phone": "手机号", "role": "角色",
-    "start_date": "任职日期", "unit": "所属单位", "login": "账号", "city": "市",
-    "district": "区/县", "street": "街道/乡镇", "community": "社区/村",
-}
-_ALIAS_LISTS = {
-    "name": ["姓名", "名字", "人员姓名", "name", "full_name"],
-    "id_number": ["身份证号", "身份证号码", "公民身份号码", "身份证", "证件号码", "身份证件号码",
-                  "id_number", "idnumber", "id_card", "idcard", "id"],
-    "phone": ["手机号", "手机号码", "联系电话", "电话", "手机", "联系方式", "电话号码",
-              "phone", "mobile", "tel"],
-    "role": ["角色", "岗位", "职务", "人员类别", "人员类型", "岗位类别", "role", "position"],
-    "start_date": ["任职日期", "入职日期", "任职时间", "入职时间", "上岗日期", "上岗时间",
-                   "任职起始日期", "start_date", "startdate", "start"],
-    "unit": ["所属单位", "单位", "工作单位", "所在单位", "单位名称", "unit", "org", "organization"],
-    "login": ["账号", "帐号", "登录名", "用户名", "登录账号", "login", "username", "user"],
-    "city": ["市", "城市", "地市", "所属市", "city"],
-    "district": ["区/县", "区县", "区", "县", "县区", "区(县)", "县(区)", "所属区县", "district",
-                 "county"],
-    "street": ["街道/乡镇", "街道乡镇", "街道", "乡镇", "街镇", "街道(乡镇)", "乡镇(街道)", "乡镇/街道",
-               "所属街道", "street", "township", "town"],
-    "community": ["社区/村", "社区村", "社区", "村", "村居", "村(社区)", "社区(村)", "村/社区",
-                  "所属社区", "community", "village"],
-}
-ALIASES = {alias.lower(): f for f, names in _ALIAS_LISTS.items() for alias in names}
-REQUIRED = ("name", "id_number")
-
-_MOBILE = re.compile(r"^1[3-9]\d{9}$")
-_LANDLINE = re.compile(r"^0\d{2,3}-?\d{7,8}(-\d{1,6})?$")
-_UNIT_SPLIT = re.compile(r"\s*[/>|\\]\s*")
-_CJK_NAME = re.compile(r"^[\u3400-\u9fff·]+$")
-
-
-@dataclass(frozen=True)
-class RosterRow:
-    row: int
-    name: str
-    id_number: str
-    role: Role
-    unit: tuple[str, ...]
-    phone: str | None
-    start_date: dt.date | None
-    login: str | None
-
-    @property
-    def unit_path(self) -> str:
-        return join_path(self.unit)
+__all__ = ["ImportReport", "RosterRow", "import_roster", "import_rows", "read_roster_table",
+           "validate_rows", "write_rejects"]
 
 
 @dataclass
@@ -97,204 +58,6 @@ class ImportReport:
     def changed(self) -> bool:
         return any((self.people_created, self.people_updated, self.posts_opened,
                     self.posts_closed, self.units_created))
-
-
-Progress = Callable[[int, int], None]
-
-
-def read_roster_table(path: Path, sheet: str | None = None) -> Table:
-    """Locate the header of a roster file; InputFileError when it is not a roster."""
-    table = locate_header(path, read_rows(path, sheet), ALIASES, REQUIRED)
-    has_levels = any(f in table.columns for f in LEVEL_FIELDS)
-    if "role" not in table.columns:
-        raise InputFileError(f"{path.name} 第{table.header_row}行表头中没有「角色/岗位/职务」列。")
-    if not has_levels and "unit" not in table.columns:
-        raise InputFileError(
-            f"{path.name} 第{table.header_row}行表头中没有单位列：需要「所属单位」一列"
-            "（如 安和市/东城区/朝阳街道/幸福社区），或「市」「区/县」「街道/乡镇」「社区/村」几列。"
-        )
-    return table
-
-
-def validate_rows(
-    table: Table,
-    *,
-    under: tuple[str, ...] = (),
-    as_of: dt.date,
-    progress: Progress | None = None,
-) -> tuple[list[RosterRow], list[RowError]]:
-    """Check every row on its own and against the other rows of the file."""
-    file = table.path.name
-    rows: list[RosterRow] = []
-    errors: list[RowError] = []
-    use_levels = any(f in table.columns for f in LEVEL_FIELDS)
-    total = len(table.rows)
-    for done, (number, raw) in enumerate(table.records(), start=1):
-        row_errors: list[RowError] = []
-
-        def fail(field_name: str, reason: str, number: int = number,
-                 row_errors: list[RowError] = row_errors) -> None:
-            col = table.columns.get(field_name)
-            row_errors.append(RowError(file, number, col.label if col else
-                                       FIELD_LABELS.get(field_name, field_name), reason))
-
-        parsed = _parse_row(raw, table.columns, under, use_levels, as_of, fail)
-        if row_errors:
-            errors.extend(row_errors)
-        else:
-            rows.append(RosterRow(row=number, **parsed))
-        if progress and done % 2000 == 0:
-            progress(done, total)
-    errors.extend(_cross_row_errors(file, rows, table.columns))
-    if progress:
-        progress(total, total)
-    bad_rows = {e.row for e in errors}
-    return [r for r in rows if r.row not in bad_rows], errors
-
-
-def _parse_row(
-    raw: dict[str, Any],
-    columns: dict[str, Column],
-    under: tuple[str, ...],
-    use_levels: bool,
-    as_of: dt.date,
-    fail: Callable[[str, str], None],
-) -> dict[str, Any]:
-    """Field values of one row; problems go to `fail` (the row is then dropped)."""
-    out: dict[str, Any] = {}
-    name = clean_text(raw.get("name"))
-    if _CJK_NAME.match(name.replace(" ", "")):
-        name = name.replace(" ", "")  # "张  三" is aligned, not two words
-    name = re.sub(r"\s+", " ", name)
-    if not name:
-        fail("name", "姓名为空")
-    elif len(name) > 50 or any(ch.isdigit() for ch in name):
-        fail("name", f"姓名「{name}」不像人名（含数字或过长）")
-    out["name"] = name
-
-    out["id_number"] = _parse_id(raw.get("id_number"), as_of, fail)
-
-    role_text = clean_text(raw.get("role"))
-    if not role_text:
-        fail("role", "角色为空")
-    else:
-        try:
-            out["role"] = parse_role(role_text)
-        except ValueError as exc:
-            fail("role", str(exc))
-
-    out["unit"] = _parse_unit(raw, under, use_levels, fail)
-
-    phone = re.sub(r"[\s()（）]", "", clean_text(raw.get("phone")))
-    if phone.startswith("+86"):
-        phone = phone[3:]
-    if phone and not (_MOBILE.match(phone.replace("-", "")) or _LANDLINE.match(phone)):
-        fail("phone", f"电话「{phone}」不是有效的手机号或固定电话")
-    elif _MOBILE.match(phone.replace("-", "")):
-        phone = phone.replace("-", "")
-    out["phone"] = phone or None
-
-    out["start_date"] = None
-    start_raw = raw.get("start_date")
-    if clean_text(start_raw):
-        try:
-            start = parse_date(start_raw)
-        except ValueError as exc:
-            fail("start_date", str(exc))
-        else:
-            if start > as_of:
-                fail("start_date", f"任职日期 {start} 晚于导入基准日 {as_of}（可用 --as-of 指定）")
-            elif start.year < 1950:
-                fail("start_date", f"任职日期 {start} 不合理")
-            out["start_date"] = start
-
-    out["login"] = None
-    login_text = clean_text(raw.get("login"))
-    if login_text:
-        try:
-            out["login"] = normalise_login(login_text)
-        except ValueError as exc:
-            fail("login", str(exc))
-    return out
-
-
-def _parse_id(value: Any, as_of: dt.date, fail: Callable[[str, str], None]) -> str:
-    if isinstance(value, float) and value >= 1e14:
-        fail("id_number", "身份证号被 Excel 存成了数字，末几位已经丢失：请把该列设为“文本”格式后重新填写")
-        return ""
-    text = re.sub(r"\s+", "", clean_text(value)).upper().lstrip("'")
-    if not text:
-        fail("id_number", "身份证号为空")
-        return ""
-    try:
-        return idcard.validate(text, today=as_of)
-    except idcard.InvalidIdNumber as exc:
-        fail("id_number", f"身份证号 {idcard.mask(text)} 无效：{exc}")
-        return ""
-
-
-def _parse_unit(
-    raw: dict[str, Any],
-    under: tuple[str, ...],
-    use_levels: bool,
-    fail: Callable[[str, str], None],
-) -> tuple[str, ...]:
-    if use_levels:
-        # With --under, a file may carry only the lower level columns.
-        present = [f for f in LEVEL_FIELDS if f in raw]
-        names = [clean_text(raw.get(f)) for f in present]
-        while names and not names[-1]:
-            names.pop()
-        if "" in names:
-            gap = present[names.index("")]
-            fail(gap, f"「{FIELD_LABELS[gap]}」为空，但下一级单位不为空")
-            return ()
-        path = tuple(names)
-        field_name = present[0] if present else "unit"
-    else:
-        text = clean_text(raw.get("unit"))
-        path = tuple(p for p in _UNIT_SPLIT.split(text) if p) if text else ()
-        field_name = "unit"
-    full = under + path if under and path[: len(under)] != under else (path or under)
-    if not full:
-        fail(field_name, "所属单位为空")
-    elif len(full) > MAX_DEPTH:
-        fail(field_name, f"单位「{join_path(full)}」超过四级（市/区县/街道乡镇/社区村）")
-    elif any(len(n) > 100 for n in full):
-        fail(field_name, "单位名称过长")
-    return full
-
-
-def _cross_row_errors(file: str, rows: list[RosterRow],
-                      columns: dict[str, Column]) -> list[RowError]:
-    def label(field_name: str) -> str:
-        col = columns.get(field_name)
-        return col.label if col else FIELD_LABELS[field_name]
-
-    errors: list[RowError] = []
-    by_id: dict[str, RosterRow] = {}
-    posts_seen: dict[tuple[str, str, Role], int] = {}
-    login_owner: dict[str, RosterRow] = {}
-    for r in rows:
-        first = by_id.setdefault(r.id_number, r)
-        if first.name != r.name:
-            errors.append(RowError(file, r.row, label("id_number"),
-                                   f"身份证号 {idcard.mask(r.id_number)} 在第{first.row}行的姓名是"
-                                   f"「{first.name}」，这里是「{r.name}」"))
-        key = (r.id_number, r.unit_path, r.role)
-        if key in posts_seen:
-            errors.append(RowError(file, r.row, label("id_number"),
-                                   f"与第{posts_seen[key]}行重复（同一人、同一单位、同一角色）"))
-        posts_seen.setdefault(key, r.row)
-        if r.login:
-            owner = login_owner.setdefault(r.login, r)
-            if owner.id_number != r.id_number:
-                errors.append(RowError(file, r.row, label("login"),
-                                       f"账号「{r.login}」已在第{owner.row}行给了「{owner.name}」"))
-            elif first.login and first.login != r.login:
-                errors.append(RowError(file, r.row, label("login"),
-                                       f"同一人在第{first.row}行的账号是「{first.login}」"))
-    return errors
 
 
 def _chunks(items: list[Any], size: int = 900) -> Iterable[list[Any]]:
@@ -319,7 +82,7 @@ def import_roster(
     in which case valid rows are imported and the bad ones are listed in report.rejected.
     """
     as_of = as_of or dt.date.today()
-    under_path = tuple(p for p in _UNIT_SPLIT.split(clean_text(under)) if p) if under else ()
+    under_path = tuple(p for p in UNIT_SPLIT.split(clean_text(under)) if p) if under else ()
     table = read_roster_table(path, sheet)
     report = ImportReport(file=path.name)
     if table.unknown_headers:
