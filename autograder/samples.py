@@ -18,7 +18,7 @@ from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
 from nbgrader.utils import is_solution
 from traitlets.config import Config
 
-from autograder.course import KnownWrongAnswers, wrong_answers_notebook
+from autograder.validation import KnownWrongAnswers, wrong_answers_notebook
 from records.curriculum import courses_dir
 
 

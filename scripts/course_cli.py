@@ -23,7 +23,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from autograder import course
+from autograder import course, validation
 from records.errors import SafeTrainError
 from records.instance import Instance
 from scripts.output import Format, render, stderr
@@ -160,11 +160,11 @@ def validate_command(
     Exits 1 if any check fails. Needs no instance or database.
     """
     with _errors_as_messages():
-        ids = course.validate_modules(modules or None)
+        ids = validation.validate_modules(modules or None)
         reports = []
         with _bar(len(ids)) as progress:
             for module in ids:
-                reports += course.validate([module], progress=progress)
+                reports += validation.validate([module], progress=progress)
                 progress(module, "")
     rows = [
         (r.module, c.label, "✔ 通过" if c.passed else "✘ 未通过", c.reason)

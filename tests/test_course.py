@@ -11,8 +11,9 @@ from nbformat import NotebookNode
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from typer.testing import CliRunner
 
-from autograder import course
-from autograder.course import CourseError, KnownWrongAnswers, ReleaseStatus
+from autograder import course, validation
+from autograder.course import CourseError, ReleaseStatus
+from autograder.validation import KnownWrongAnswers
 from records.curriculum import (
     CurriculumError,
     courses_dir,
@@ -117,7 +118,7 @@ def _graded(nb: NotebookNode) -> list[NotebookNode]:
     return [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
 
 
-def failed(report: course.ModuleReport) -> dict[str, str]:
+def failed(report: validation.ModuleReport) -> dict[str, str]:
     return {c.name: c.reason for c in report.checks if not c.passed}
 
 
@@ -287,12 +288,12 @@ def test_validate_passes_a_good_module_and_checks_the_expected_score(tmp_path: P
     modules = {"demo": make_notebook(), "miscounted": make_notebook()}
     courses = write_courses(tmp_path / "courses", modules, expected={"miscounted": 11})
     steps: list[tuple[str, str]] = []
-    good, miscounted = course.validate(
+    good, miscounted = validation.validate(
         courses=courses, workdir=tmp_path, progress=lambda m, s: steps.append((m, s))
     )
 
     assert good.passed, failed(good)
-    assert [c.name for c in good.checks] == list(course.CHECK_LABELS)
+    assert [c.name for c in good.checks] == list(validation.CHECK_LABELS)
     assert "10/12" in good.check("wrong").reason and "q02" in good.check("wrong").reason
     assert ("demo", "自动评分 / autograding: blank") in steps
 
@@ -307,7 +308,7 @@ def test_validate_catches_a_leak_an_unlisted_module_and_a_missing_checks_file(
     leaky = {"leaky": make_notebook(leak=True)}
     courses = write_courses(tmp_path / "courses", leaky, listed=["missing"])
     (courses / "checks" / "leaky.yml").unlink()
-    leaky, missing = course.validate(["leaky", "missing"], courses=courses, workdir=tmp_path)
+    leaky, missing = validation.validate(["leaky", "missing"], courses=courses, workdir=tmp_path)
     assert set(failed(leaky)) == {"curriculum", "leaks", "wrong"}
     leak = leaky.check("leaks").reason
     assert 'q03 = "D"' in leak and "q03_answer" in leak
@@ -320,7 +321,7 @@ def test_validate_catches_duplicate_ids_too_few_items_and_missing_cites(tmp_path
     nb = make_notebook(items=11, duplicate=True)
     del nb.cells[-1].metadata["safetrain"]
     courses = write_courses(tmp_path / "courses", {"broken": nb})
-    [report] = course.validate(["broken"], courses=courses, workdir=tmp_path)
+    [report] = validation.validate(["broken"], courses=courses, workdir=tmp_path)
     problems = failed(report)
     assert "q01" in problems["grade_ids"]
     assert "11" in problems["items"]
@@ -333,13 +334,13 @@ def test_notebook_checks_without_a_kernel() -> None:
     nb = make_notebook()
     nb.cells[3].metadata.nbgrader.points = 0
     nb.cells[3].source = nb.cells[3].source.replace("### BEGIN HIDDEN TESTS", "# (visible)")
-    checks = {c.name: c for c in course.check_notebook(nb)}
+    checks = {c.name: c for c in validation.check_notebook(nb)}
     assert not checks["grade_ids"].passed and "q01" in checks["grade_ids"].reason
     assert not checks["hidden"].passed and "q01" in checks["hidden"].reason
 
     released = make_notebook()
     released.cells[2].source = "### BEGIN SOLUTION"
-    assert "BEGIN SOLUTION" in course.check_leaks(make_notebook(), released).reason
+    assert "BEGIN SOLUTION" in validation.check_leaks(make_notebook(), released).reason
 
 
 def test_a_lesson_may_teach_one_line_of_a_function_solution() -> None:
@@ -353,14 +354,14 @@ def test_a_lesson_may_teach_one_line_of_a_function_solution() -> None:
     def released(lesson: list[str]) -> NotebookNode:
         return new_notebook(cells=[new_markdown_cell("\n".join(lesson)), new_code_cell("...")])
 
-    assert course.check_leaks(source, released(body[:1])).passed
-    assert not course.check_leaks(source, released(body)).passed  # the whole solution
+    assert validation.check_leaks(source, released(body[:1])).passed
+    assert not validation.check_leaks(source, released(body)).passed  # the whole solution
 
 
 def test_wrong_answers_must_name_answer_cells() -> None:
     known = KnownWrongAnswers(wrong_answers={"q01": "q01 = 1"}, expected_score=0)
     with pytest.raises(ValueError, match="q01"):
-        course.wrong_answers_notebook(make_notebook(), known)
+        validation.wrong_answers_notebook(make_notebook(), known)
 
 
 # --------------------------------------------------------------------------- CLI
@@ -396,6 +397,6 @@ def test_every_real_module_validates(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     present = source_module_ids(REPO_COURSES / "source")
     if not present:
         pytest.skip("courses/source/ has no modules yet")
-    reports = course.validate(present, workdir=tmp_path)
+    reports = validation.validate(present, workdir=tmp_path)
     problems = {r.module: failed(r) for r in reports if not r.passed}
     assert not problems, problems
