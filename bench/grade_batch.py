@@ -4,7 +4,8 @@
 
 Both run as their own processes on identical copies of a fresh course. Peak memory is the
 largest total PSS (proportional set size: shared pages split among the processes sharing
-them) of the grader's whole process tree, workers and kernels included, sampled every 50 ms. Scores must be identical, cell by cell, for every submission both
+them) of the grader's whole process tree, workers and kernels included, sampled every 0.5 s
+(reading PSS is itself costly, so denser sampling would slow the grader being measured). Scores must be identical, cell by cell, for every submission both
 could grade; the broken files are reported separately. Target (issue 5): ≥ 3× stock on
 2 cores, < 1 GB.
 """
@@ -44,7 +45,7 @@ def run_measured(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float,
                 peak = max(peak, sum(p.memory_full_info().pss for p in tree if p.is_running()))
             except psutil.Error:
                 pass
-            time.sleep(0.05)
+            time.sleep(0.5)  # reading smaps for PSS costs CPU: sample sparingly
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
