@@ -4,7 +4,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 PG_DEFAULT := postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: demo test lint bench clean-instance sandbox
+.PHONY: demo test lint bench clean-instance sandbox docs chromium labextension
 
 # The grader runs trainee code under bubblewrap; install it from Debian when missing (as root).
 sandbox:
@@ -14,18 +14,29 @@ sandbox:
 	    { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q bubblewrap >/dev/null; }; \
 	  else echo "warning: bubblewrap (bwrap) is missing: install it to grade untrusted code"; fi; }
 
-$(STAMP): pyproject.toml
+# The JupyterLab browser test drives Debian's Chromium (never a browser download of its own);
+# a CJK font makes its screenshots readable. Without them that test skips, saying why.
+chromium:
+	@{ command -v chromium >/dev/null 2>&1 && fc-list :lang=zh 2>/dev/null | grep -q .; } || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    apt-get install -y -q chromium fonts-wqy-microhei >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium fonts-wqy-microhei >/dev/null; } || \
+	    echo "warning: could not install chromium: the browser test will be skipped"; \
+	  else echo "warning: chromium is missing: the browser test will be skipped"; fi; }
+
+# The prebuilt JupyterLab extension is copied into the venv at install: reinstall when rebuilt.
+$(STAMP): pyproject.toml setup.py jupyter_safetrain/labextension/package.json
 	@test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(VENV)/bin/python -m pip install --quiet -e ".[dev]"
 	@touch $(STAMP)
 
-demo: $(STAMP) sandbox
+demo: $(STAMP) sandbox chromium
 	$(VENV)/bin/safetrain demo
 
 # PostgreSQL tests use $$SAFETRAIN_TEST_PG_URL; when unset and a local server answers, the
 # default URL is used, so on these machines `make test` covers both databases.
-test: $(STAMP) sandbox
+test: $(STAMP) sandbox chromium
 	$(VENV)/bin/ruff check .
 	@if [ -z "$$SAFETRAIN_TEST_PG_URL" ] && command -v pg_isready >/dev/null \
 	    && pg_isready -q -h 127.0.0.1 -p 5432; then \
@@ -38,6 +49,17 @@ lint: $(STAMP)
 bench: $(STAMP) sandbox
 	$(VENV)/bin/python bench/roster_import.py
 	$(VENV)/bin/python bench/grade_batch.py
+	$(VENV)/bin/python bench/reports.py
+
+docs: $(STAMP)
+	$(VENV)/bin/python -m scripts.cli_docs
 
 clean-instance:
 	rm -rf instance
+
+# Rebuild the prebuilt JupyterLab extension from labextension/ (needs Node.js and npm; users
+# and CI use the committed build in jupyter_safetrain/labextension/), then reinstall it.
+labextension: $(STAMP)
+	cd labextension && npm ci --no-audit --no-fund && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" npm run build
+	$(VENV)/bin/python -m pip install --quiet --no-deps -e .
+	@touch $(STAMP)

@@ -19,11 +19,13 @@ from records import db
 from records.errors import ImportRowsError, SafeTrainError
 from records.instance import Instance
 from records.models import UnitLevel
+from scripts.admin_cli import admin_app
 from scripts.cert_cli import cert_app
 from scripts.course_cli import course_app
 from scripts.drill_cli import drill_app
 from scripts.grade_cli import grade
 from scripts.output import Format, render, stderr, stdout
+from scripts.report_cli import report_app
 from scripts.training_cli import training_app
 
 log = logging.getLogger("safetrain")
@@ -45,6 +47,8 @@ app.add_typer(course_app, name="course")
 app.add_typer(training_app, name="training")
 app.add_typer(drill_app, name="drill")
 app.add_typer(cert_app, name="cert")
+app.add_typer(report_app, name="report")
+app.add_typer(admin_app, name="admin")
 
 _state: dict[str, Instance] = {}
 
@@ -270,6 +274,8 @@ def demo_data(
     xlsx: Annotated[Path | None, typer.Option(help="同时写成 xlsx 花名册")] = None,
     csv_path: Annotated[Path | None, typer.Option("--csv", help="同时写成 CSV 花名册（UTF-8 带 BOM）")] = None,
     no_db: Annotated[bool, typer.Option("--no-db", help="只写文件，不写入数据库")] = False,
+    activity: Annotated[bool, typer.Option(
+        "--activity", help="再生成一年的培训、签到、演练、成绩、证书和人员调动（同一种子结果相同）")] = False,
 ) -> None:
     """生成一座虚构城市（安和市）的人员，写入数据库和/或花名册文件。 Synthetic city."""
     from records import demo_city
@@ -286,6 +292,10 @@ def demo_data(
         with db.open_session(instance().db_url) as session:
             report = demo_city.load(session, city, seed)
         stdout.print(import_panel(report))
+        if activity:
+            from scripts.report_cli import demo_activity
+
+            demo_activity(instance(), seed)
     for path in (xlsx, csv_path):
         if path:
             stdout.print(f"花名册已写入 {path}")

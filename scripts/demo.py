@@ -21,6 +21,10 @@ from scripts.output import stderr, stdout, to_rich
 
 DEMO_SEED = 20261101
 DEMO_MODULE = "rescue-fire"
+DEMO_REPORT_PERIOD = "2026-11"
+DEMO_REPORT_AS_OF = dt.date(2026, 11, 30)  # the demo activity's last day
+DEMO_ADMIN = "fangbotian"  # 方博天, 主要领导 of a street in the demo city (stable per seed)
+DEMO_ADMIN_UNIT = "0101"
 # The roster is dated so that reruns on later days still find nothing to change.
 DEMO_AS_OF = dt.date(2026, 11, 1)
 
@@ -37,7 +41,8 @@ MESSY_CSV = """某街道应急管理人员花名册（样例：含错误）
 
 def run_demo(inst: Instance, people: int = 2000) -> None:
     started = time.monotonic()
-    logging.getLogger("autograder").setLevel(logging.WARNING)  # the demo narrates each step
+    for name in ("autograder", "records"):  # the demo narrates each step itself
+        logging.getLogger(name).setLevel(logging.WARNING)
     stdout.print(Rule("SafeTrain 演示 demo"))
     inst.create_dirs()
     if not inst.secret_file.exists():
@@ -87,6 +92,9 @@ def run_demo(inst: Instance, people: int = 2000) -> None:
 
     release_courses(inst)
     grade_samples(inst)
+    year_of_activity(inst)
+    monthly_report(inst)
+    jupyter_hint(inst)
     stdout.print(f"完成，用时 {time.monotonic() - started:.1f} 秒。")
 
 
@@ -126,3 +134,51 @@ def grade_samples(inst: Instance, module: str = DEMO_MODULE, count: int = 24) ->
         f"{(sum(r.score for r in graded) / len(graded)) if graded else 0:.1f}。"
         f" 成绩写入记录库；详情：safetrain grade {module}")
 
+
+
+def year_of_activity(inst: Instance) -> None:
+    """Trainings with sign-ins, drills, module results, certificates and post changes."""
+    from scripts.report_cli import demo_activity
+
+    stdout.print("8. 生成一年的培训、签到、演练、模块成绩、证书和人员调动（已有则不重复）：")
+    demo_activity(inst, DEMO_SEED)
+    from records.certificates import load_secret, verify
+    from records.models import Certificate
+
+    with db.open_session(inst.db_url) as session:
+        cert = session.scalars(select(Certificate).order_by(Certificate.id)).first()
+        if cert is not None:
+            verdict = verify(session, load_secret(inst.secret_file), cert.code, today=DEMO_REPORT_AS_OF)
+            stdout.print(f"   核验证书 safetrain cert verify {cert.code}：{verdict.verdict.label}",
+                         highlight=False)
+
+
+def monthly_report(inst: Instance) -> None:
+    """The bundle for leadership: Excel, offline HTML with charts, printable PDF, a chart PNG."""
+    import shutil
+
+    from scripts.report_cli import monthly
+
+    stdout.print(f"9. 月度报表（{DEMO_REPORT_PERIOD}，全市）：")
+    chart = inst.reports_dir / "monthly-chart.png" if shutil.which("chromium") else None
+    monthly(period=DEMO_REPORT_PERIOD, unit=None,
+            as_of=dt.datetime.combine(DEMO_REPORT_AS_OF, dt.time()), out=None, seed=DEMO_SEED,
+            activity="training", xlsx=True, html=True, pdf=True, chart_png=chart)
+
+
+def jupyter_hint(inst: Instance, login: str = DEMO_ADMIN) -> None:
+    """Give the demo's street leader a district scope, and say how to open the panels."""
+    from records.access import grant
+    from records.org import find_unit
+
+    with db.open_session(inst.db_url) as session:
+        person = session.scalars(select(Person).where(Person.trainee_id == login)).one_or_none()
+        if person is None:
+            return
+        grant(session, login, find_unit(session, DEMO_ADMIN_UNIT), by="safetrain demo")
+    (inst.home / "notebooks").mkdir(exist_ok=True)
+    stdout.print(
+        f"10. 在 JupyterLab 里查看「我的培训」和「培训覆盖」（{person.name}，账号 {login}，"
+        f"可看 {DEMO_ADMIN_UNIT} 区）：\n"
+        f"    SAFETRAIN_LOGIN={login} .venv/bin/jupyter lab --notebook-dir={inst.home / 'notebooks'}",
+        highlight=False)

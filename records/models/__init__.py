@@ -1,5 +1,6 @@
 """All mapped classes; importing this module registers every table on Base.metadata."""
 
+from records.models.admin import AdminScope
 from records.models.attempt import Attempt, AttemptStatus
 from records.models.base import Base
 from records.models.cert import Certificate
@@ -20,8 +21,8 @@ from records.models.person import Person, Post
 from records.models.training import Attendance, TrainingAttendance, TrainingKind, TrainingSession
 
 __all__ = [
-    "ActionStatus", "Attempt", "AttemptStatus", "Attendance", "Base", "Certificate", "Drill",
-    "DrillAction", "DrillEvaluation", "DrillForm", "DrillParticipation", "DrillRole",
-    "DrillScope", "DrillType", "OrgUnit", "PATH_SEP", "Person", "Post", "TrainingAttendance",
-    "TrainingKind", "TrainingSession", "UnitLevel", "drill_unit",
+    "ActionStatus", "AdminScope", "Attempt", "AttemptStatus", "Attendance", "Base",
+    "Certificate", "Drill", "DrillAction", "DrillEvaluation", "DrillForm", "DrillParticipation",
+    "DrillRole", "DrillScope", "DrillType", "OrgUnit", "PATH_SEP", "Person", "Post",
+    "TrainingAttendance", "TrainingKind", "TrainingSession", "UnitLevel", "drill_unit",
 ]

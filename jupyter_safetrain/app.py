@@ -1,0 +1,118 @@
+"""The server extension: settings (traits), one engine per server process, the routes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from typing import Any
+
+from jupyter_server.extension.application import ExtensionApp
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+from traitlets import Bool, Unicode, default, validate
+
+from records import db
+from records.access import today
+from records.curriculum import Curriculum, load_curriculum
+from records.errors import SafeTrainError
+from records.instance import Instance
+
+LOGIN_ENV = "SAFETRAIN_LOGIN"
+AS_OF_ENV = "SAFETRAIN_AS_OF"
+
+
+class SafeTrainApp(ExtensionApp):
+    """SafeTrain panels: each request is answered for the login behind it, within its scope."""
+
+    name = "safetrain"
+    load_other_extensions = True
+
+    home = Unicode(
+        "", config=True,
+        help="实例目录（默认 $SAFETRAIN_HOME，或服务器启动目录下的 ./instance）。"
+             " Instance directory, as for the `safetrain` command.",
+    )
+    db_url = Unicode(
+        "", config=True,
+        help="记录数据库 URL（默认 $SAFETRAIN_DB，或实例里的 SQLite）。 Records database URL.",
+    )
+    login = Unicode(
+        config=True,
+        help="单用户 JupyterLab：这台服务器属于哪个账号（花名册中的账号 / trainee id），"
+             "凡通过认证的请求都算作此人。默认取 $SAFETRAIN_LOGIN。在 JupyterHub 下不要设置："
+             "此时每个请求按 Hub 的用户名识别，本项被忽略。"
+             " Single-user server: the login (trainee id) of the person it belongs to; every"
+             " authenticated request is theirs. Ignored under JupyterHub, where the hub's user"
+             " name identifies each request.",
+    )
+    leaders_see_their_units = Bool(
+        True, config=True,
+        help="主要领导、分管领导在任职期间可查看本单位及下级的培训覆盖（无需另行授权）。"
+             " Leaders see their own unit's coverage while they hold the post.",
+    )
+    as_of = Unicode(
+        config=True,
+        help="按这一天（YYYY-MM-DD）计算，而不是今天；用于演示与测试。默认取 $SAFETRAIN_AS_OF。"
+             " Evaluate on this day instead of today (demos, tests).",
+    )
+
+    @default("login")
+    def _login_default(self) -> str:
+        return os.environ.get(LOGIN_ENV, "")
+
+    @default("as_of")
+    def _as_of_default(self) -> str:
+        return os.environ.get(AS_OF_ENV, "")
+
+    @validate("as_of")
+    def _check_as_of(self, proposal: dict[str, Any]) -> str:
+        value = proposal["value"].strip()
+        if value:
+            dt.date.fromisoformat(value)  # ValueError names the bad value
+        return value
+
+    # Set in initialize_settings.
+    instance: Instance
+    engine: Engine | None = None
+    sessions: sessionmaker[Session] | None = None
+    curriculum: Curriculum | None = None
+    problem: str | None = None  # why the panels cannot work (told to every request)
+
+    @property
+    def under_hub(self) -> bool:
+        return "JUPYTERHUB_API_TOKEN" in os.environ
+
+    @property
+    def fixed_login(self) -> str:
+        """The single-user login, or "" when each request names its user (JupyterHub)."""
+        return "" if self.under_hub else self.login.strip().lower()
+
+    def day(self) -> dt.date:
+        return dt.date.fromisoformat(self.as_of) if self.as_of else today()
+
+    def initialize_settings(self) -> None:
+        self.instance = Instance.from_env(self.home or None, self.db_url or None)
+        if self.under_hub and self.login:
+            self.log.warning("SafeTrain: SafeTrainApp.login=%r is ignored under JupyterHub;"
+                             " the hub's user name identifies each request", self.login)
+        self.engine = db.make_engine(self.instance.db_url)
+        self.sessions = db.session_factory(self.engine)
+        try:
+            db.check_schema(self.engine)
+            self.curriculum = load_curriculum()
+        except SafeTrainError as exc:
+            self.problem = str(exc)
+            self.log.error("SafeTrain panels are off: %s", exc)
+        who = self.fixed_login or ("the JupyterHub user" if self.under_hub
+                                   else "the Jupyter user name (set SAFETRAIN_LOGIN)")
+        self.log.info("SafeTrain: instance %s, database %s, login %s", self.instance.home,
+                      db.safe_url(self.engine), who)
+
+    def initialize_handlers(self) -> None:
+        from jupyter_safetrain.handlers import routes
+
+        self.handlers.extend(routes())
+
+    async def stop_extension(self) -> None:
+        if self.engine is not None:
+            self.engine.dispose()

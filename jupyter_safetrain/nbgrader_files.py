@@ -1,0 +1,122 @@
+"""The trainee's side of nbgrader: submissions not graded yet, and opening a released module.
+
+Records only know graded attempts; a submission waiting for `safetrain grade` is found in
+the instance's submitted/ folder or in the trainee's nbgrader cache (written by `nbgrader
+submit`). Opening a module uses nbgrader's own fetch when the exchange has it, else copies
+the instance's release/ folder (single-user installs, where the instance is local).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import shutil
+from pathlib import Path
+
+from jupyter_core.paths import jupyter_config_path, jupyter_data_dir
+from nbgrader.auth import Authenticator
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.exchange import ExchangeError, ExchangeFactory
+from nbgrader.utils import parse_utc
+from traitlets.config import Config, PyFileConfigLoader
+
+from autograder.nbgrader_run import nbgrader_config
+from records.errors import NotFound, SafeTrainError
+from records.instance import Instance
+
+log = logging.getLogger(__name__)
+NBGRADER_CONFIG = "nbgrader_config.py"
+DEFAULT_EXCHANGE = "/srv/nbgrader/exchange"  # nbgrader's own default
+
+
+def trainee_config(instance: Instance, root_dir: Path) -> Config:
+    """The course's nbgrader settings, overlaid with the trainee's own nbgrader_config.py files
+    (Jupyter config path, then the notebook folder), as nbgrader's assignment list loads them."""
+    config = nbgrader_config(instance.course_dir)
+    for folder in [*reversed(jupyter_config_path()), str(root_dir)]:
+        if (Path(folder) / NBGRADER_CONFIG).is_file():
+            config.merge(PyFileConfigLoader(NBGRADER_CONFIG, path=folder).load_config())
+    return config
+
+
+def _setting(config: Config, section: str, name: str, fallback: object) -> object:
+    return config[section].get(name, fallback)
+
+
+def course_id(config: Config) -> str:
+    return str(_setting(config, "CourseDirectory", "course_id", "") or "safetrain")
+
+
+def pending_submissions(config: Config, instance: Instance,
+                        login: str) -> dict[str, dt.datetime]:
+    """{module: time of the latest submission found} for one trainee."""
+    found: dict[str, dt.datetime] = {}
+
+    def keep(module: str, stamp: str) -> None:
+        try:
+            when = parse_utc(stamp.strip())
+        except ValueError:
+            log.warning("unreadable nbgrader timestamp %r for %s/%s", stamp, login, module)
+            return
+        if module not in found or when > found[module]:
+            found[module] = when
+
+    submitted = instance.course_dir / "submitted" / login
+    if submitted.is_dir():
+        for stamp in submitted.glob("*/timestamp.txt"):
+            keep(stamp.parent.name, stamp.read_text(encoding="utf-8"))
+    cache = Path(str(_setting(config, "Exchange", "cache",
+                              str(Path(jupyter_data_dir()) / "nbgrader_cache"))))
+    folder = cache / course_id(config)
+    if folder.is_dir():
+        for entry in folder.glob(f"{login}+*+*"):
+            _, module, stamp = entry.name.split("+", 2)
+            keep(module, stamp)
+    return found
+
+
+def _notebook_in(folder: Path, module: str) -> Path:
+    preferred = folder / f"{module}.ipynb"
+    if preferred.is_file():
+        return preferred
+    notebooks = sorted(folder.rglob("*.ipynb"))
+    if not notebooks:
+        raise NotFound(f"模块 {module} 的文件夹 {folder.name} 里没有 notebook")
+    return notebooks[0]
+
+
+def open_module(config: Config, instance: Instance, root_dir: Path,
+                module: str) -> tuple[str, str]:
+    """Make the module's released notebook present under `root_dir`; (path relative to it, how).
+
+    how: "existing" (already fetched: the trainee's work is never overwritten), "fetched"
+    (nbgrader exchange) or "copied" (the instance's release folder).
+    """
+    course = course_id(config)
+    in_course = bool(_setting(config, "Exchange", "path_includes_course", False))
+    dest = root_dir / course / module if in_course else root_dir / module
+    if dest.is_dir():
+        return str(_notebook_in(dest, module).relative_to(root_dir)), "existing"
+    exchange = Path(str(_setting(config, "Exchange", "root", DEFAULT_EXCHANGE)))
+    release = instance.course_dir / "release" / module
+    if (exchange / course / "outbound" / module).is_dir():
+        cfg = Config(config)
+        cfg.CourseDirectory.course_id = course
+        cfg.CourseDirectory.assignment_id = module
+        cfg.Exchange.assignment_dir = str(root_dir)
+        try:
+            ExchangeFactory(config=cfg).FetchAssignment(
+                coursedir=CourseDirectory(config=cfg), authenticator=Authenticator(config=cfg),
+                config=cfg).start()
+        except ExchangeError as exc:
+            raise SafeTrainError(f"nbgrader 获取模块 {module} 失败：{exc}") from exc
+        how = "fetched"
+    elif release.is_dir():
+        ignore = list(_setting(config, "CourseDirectory", "ignore",  # type: ignore[call-overload]
+                               [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]))
+        shutil.copytree(release, dest, ignore=shutil.ignore_patterns(*ignore))
+        how = "copied"
+    else:
+        raise NotFound(f"模块 {module} 尚未发布：请管理员运行 `safetrain course release {module}`")
+    log.info("module %s %s into %s", module, how, dest)
+    return str(_notebook_in(dest, module).relative_to(root_dir)), how

@@ -1,0 +1,189 @@
+"""The workbook: a summary sheet, then one sheet per table with its title, a note, a frozen
+header row, number formats by column kind, filters and colours where figures fall short."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import xlsxwriter
+from xlsxwriter.utility import xl_col_to_name
+
+from records.reports.base import GAP_RED, RATE_AMBER, RATE_RED, Kind
+from records.reports.monthly import Sheet
+from scripts.writers import display_width, is_blank, kinds
+
+HEADER_ROW = 2  # row 0 title, row 1 note, row 2 header, data below
+_RED_FILL, _RED_TEXT = "#FFC7CE", "#9C0006"
+_AMBER_FILL, _AMBER_TEXT = "#FFEB9C", "#9C5700"
+_NUMBER_FORMATS = {
+    Kind.count: "#,##0", Kind.shortfall: "#,##0", Kind.attention: "#,##0",
+    Kind.rate: '0.0"%"', Kind.share: '0.0"%"',
+    Kind.gap: '+0.0;-0.0;0.0', Kind.number: "#,##0.0",
+}
+
+
+def write_workbook(path: Path, sheets: Sequence[Sheet], *, title: str,
+                   summary: Sequence[str] = (), meta: Sequence[tuple[str, str]] = ()) -> Path:
+    """Write `sheets` (after a 摘要 sheet when `summary` or `meta` is given) to `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # No URL or formula sniffing in strings: unit paths and names are plain text.
+    book = xlsxwriter.Workbook(str(path), {"constant_memory": True, "nan_inf_to_errors": True,
+                                           "strings_to_urls": False,
+                                           "strings_to_formulas": False,
+                                           "default_date_format": "yyyy-mm-dd"})
+    book.set_properties({"title": title, "author": "SafeTrain", "comments": "ID numbers masked"})
+    styles = _styles(book)
+    names = _sheet_names(sheets)
+    if summary or meta:
+        _summary_sheet(book, styles, title, summary, meta, sheets, names)
+    for sheet, name in zip(sheets, names, strict=True):
+        _table_sheet(book, styles, sheet, name)
+    book.close()
+    return path
+
+
+def _styles(book: Any) -> dict[str, Any]:
+    base = {"font_name": "Microsoft YaHei", "font_size": 10, "valign": "vcenter"}
+    add = book.add_format
+    styles = {
+        "title": add({**base, "bold": True, "font_size": 14}),
+        "note": add({**base, "italic": True, "font_color": "#595959"}),
+        "header": add({**base, "bold": True, "font_color": "#FFFFFF", "bg_color": "#1F4E79",
+                       "text_wrap": True, "align": "center", "border": 1,
+                       "border_color": "#BFBFBF"}),
+        "text": add({**base}),
+        "sentence": add({**base, "font_size": 11, "text_wrap": True, "valign": "top"}),
+        "link": add({**base, "font_color": "#0563C1", "underline": 1}),
+        "bad": add({"bg_color": _RED_FILL, "font_color": _RED_TEXT}),
+        "warn": add({"bg_color": _AMBER_FILL, "font_color": _AMBER_TEXT}),
+        "empty": add({**base, "italic": True, "font_color": "#7F7F7F"}),
+    }
+    for kind, number_format in _NUMBER_FORMATS.items():
+        styles[kind.value] = add({**base, "num_format": number_format})
+    return styles
+
+
+def _sheet_names(sheets: Sequence[Sheet]) -> list[str]:
+    """Excel's rules: ≤ 31 characters, none of []:*?/\\, unique."""
+    names: list[str] = []
+    for sheet in sheets:
+        name = "".join("_" if c in "[]:*?/\\" else c for c in sheet.name)[:31] or "表"
+        stem, n = name, 2
+        while name in names:
+            name = f"{stem[:28]}{n}"
+            n += 1
+        names.append(name)
+    return names
+
+
+def _summary_sheet(book: Any, styles: dict[str, Any], title: str, summary: Sequence[str],
+                   meta: Sequence[tuple[str, str]], sheets: Sequence[Sheet],
+                   names: Sequence[str]) -> None:
+    ws = book.add_worksheet("摘要")
+    ws.set_column(0, 0, 16)
+    ws.set_column(1, 1, 110)
+    ws.write_string(0, 0, title, styles["title"])
+    row = 2
+    for key, value in meta:
+        ws.write_string(row, 0, key, styles["text"])
+        ws.write_string(row, 1, value, styles["text"])
+        row += 1
+    row += 1
+    for n, sentence in enumerate(summary, start=1):
+        ws.write_string(row, 0, f"{n}.", styles["text"])
+        ws.write_string(row, 1, sentence, styles["sentence"])
+        ws.set_row(row, 15 * max(1, -(-display_width(sentence) // 200)) + 6)
+        row += 1
+    row += 1
+    ws.write_string(row, 0, "各表", styles["title"])
+    row += 1
+    for sheet, name in zip(sheets, names, strict=True):
+        ws.write_url(row, 0, f"internal:'{name}'!A1", styles["link"], string=name)
+        ws.write_string(row, 1, f"{sheet.title}（{len(sheet.df):,} 行）", styles["text"])
+        row += 1
+    ws.activate()
+
+
+def _table_sheet(book: Any, styles: dict[str, Any], sheet: Sheet, name: str) -> None:
+    ws = book.add_worksheet(name)
+    df = sheet.df
+    column_kinds = kinds(df)
+    last_col = max(0, len(df.columns) - 1)
+    ws.write_string(0, 0, sheet.title, styles["title"])
+    if sheet.note:
+        ws.write_string(1, 0, sheet.note, styles["note"])
+    for c, column in enumerate(df.columns):
+        ws.write_string(HEADER_ROW, c, str(column), styles["header"])
+    ws.set_row(HEADER_ROW, 30)
+    # Row by row (constant_memory streams each row out), with one writer chosen per column.
+    writers = []
+    for column, kind in zip(df.columns, column_kinds, strict=True):
+        style = styles.get(kind.value, styles["text"])
+        numeric = pd.api.types.is_numeric_dtype(df[column]) and \
+            not pd.api.types.is_bool_dtype(df[column])
+        writers.append((ws.write_number if numeric else _string_writer(ws), style))
+    # tolist() gives Python ints and floats: numpy scalars cost XlsxWriter 3× more per cell.
+    rows = zip(*(df[column].tolist() for column in df.columns), strict=True)
+    for r, row in enumerate(rows, start=HEADER_ROW + 1):
+        for c, value in enumerate(row):
+            if not is_blank(value):  # empty cells are simply not written
+                write, style = writers[c]
+                write(r, c, value, style)
+    first, last = HEADER_ROW + 1, HEADER_ROW + len(df)
+    if df.empty:
+        ws.write_string(first, 0, "（没有数据）", styles["empty"])
+    else:
+        ws.autofilter(HEADER_ROW, 0, last, last_col)
+        for c, kind in enumerate(column_kinds):
+            _colour(ws, styles, kind, c, first, last)
+    frozen_cols = 2 if list(df.columns[:2]) in (["单位代码", "单位"], ["单位", "姓名"]) else 0
+    ws.freeze_panes(HEADER_ROW + 1, frozen_cols)
+    for c, column in enumerate(df.columns):
+        sample = df[column].head(500)
+        widest = max([display_width(str(column)) // 2 + 2,
+                      *(display_width(_text(v)) for v in sample)])
+        ws.set_column(c, c, min(max(widest + 2, 6), 60))
+
+
+def _text(value: Any) -> str:
+    if is_blank(value):
+        return ""
+    return f"{value:,.1f}" if isinstance(value, float) else str(value)
+
+
+def _string_writer(ws: Any) -> Any:
+    def write(r: int, c: int, value: Any, style: Any) -> None:
+        ws.write_string(r, c, ("是" if value else "") if isinstance(value, bool) else str(value),
+                        style)
+
+    return write
+
+
+def _colour(ws: Any, styles: dict[str, Any], kind: Kind, c: int, first: int, last: int) -> None:
+    """Conditional formats by kind; formulas skip blank cells (Excel treats blanks as 0)."""
+    cell = f"{xl_col_to_name(c)}{first + 1}"
+    rules: list[tuple[str, str]] = []
+    if kind is Kind.rate:
+        rules = [(f"AND(ISNUMBER({cell}),{cell}<{RATE_RED})", "bad"),
+                 (f"AND(ISNUMBER({cell}),{cell}<{RATE_AMBER})", "warn")]
+    elif kind is Kind.gap:
+        rules = [(f"AND(ISNUMBER({cell}),{cell}<={GAP_RED})", "bad"),
+                 (f"AND(ISNUMBER({cell}),{cell}<0)", "warn")]
+    elif kind is Kind.shortfall:
+        rules = [(f"AND(ISNUMBER({cell}),{cell}>0)", "bad")]
+    elif kind is Kind.attention:
+        rules = [(f"AND(ISNUMBER({cell}),{cell}>0)", "warn")]
+    elif kind is Kind.flag:
+        rules = [(f'{cell}="是"', "bad")]
+    for formula, style in rules:
+        ws.conditional_format(first, c, last, c, {"type": "formula", "criteria": formula,
+                                                  "format": styles[style],
+                                                  "stop_if_true": True})
+
+
+def frames_to_sheets(frames: dict[str, pd.DataFrame], titles: dict[str, str]) -> list[Sheet]:
+    """Plain DataFrames (one report's parts) as sheets named by their titles."""
+    return [Sheet(key, titles[key][:31], titles[key], df) for key, df in frames.items()]
