@@ -22,7 +22,7 @@ def _commands(group: click.Group, prefix: str) -> list[tuple[str, click.Command]
     for name in sorted(group.commands):
         command = group.commands[name]
         path = f"{prefix} {name}"
-        if isinstance(command, click.Group):
+        if hasattr(command, "commands"):  # a group (Typer may bundle its own click)
             found += _commands(command, path)
         else:
             found.append((path, command))
@@ -48,9 +48,9 @@ def render() -> str:
     for path, command in all_commands():
         parts.append(f"\n## `{path}`\n")
         parts.append((command.help or "").strip() + "\n")
-        arguments = [p for p in command.params if isinstance(p, click.Argument)]
-        options = [p for p in command.params if isinstance(p, click.Option) and p.name != "help"]
-        usage = " ".join([path, *(a.human_readable_name.upper() for a in arguments)])
+        arguments = [p for p in command.params if p.param_type_name == "argument"]
+        options = [p for p in command.params if p.param_type_name == "option" and p.name != "help"]
+        usage = " ".join([path, *((a.metavar or a.name or "").upper() for a in arguments)])
         parts.append(f"\n```\n{usage}{' [OPTIONS]' if options else ''}\n```\n")
         if options:
             parts.append("\n| option | meaning |\n|---|---|")

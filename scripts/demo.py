@@ -116,7 +116,8 @@ def grade_samples(inst: Instance, module: str = DEMO_MODULE, count: int = 24) ->
     from autograder.samples import write_sample_zip
 
     with db.open_session(inst.db_url) as session:
-        trainees = list(session.scalars(select(Person.trainee_id).order_by(Person.trainee_id)
+        # the roster's first people (insertion order): later steps add people, not before them
+        trainees = list(session.scalars(select(Person.trainee_id).order_by(Person.id)
                                         .limit(count - 1)))
     archive = inst.imports_dir / f"demo-submissions-{module}.zip"
     write_sample_zip(archive, module, [*trainees, "stranger01"], seed=DEMO_SEED)

@@ -27,7 +27,7 @@ def grade(
     module: Annotated[str, typer.Argument(help="模块 id，如 rescue-fire")],
     source: Annotated[str | None, typer.Option(
         "--from", help="提交来源：exchange（nbgrader 交换目录）、文件夹或 zip；不给则评 submitted/ 里已有的")] = None,
-    workers: Annotated[int, typer.Option(min=1, help="并行评分进程数（默认 CPU 核数）")] = os.cpu_count() or 2,
+    workers: Annotated[int, typer.Option(min=0, help="并行评分进程数；0 = CPU 核数")] = 0,
     executor: Annotated[str, typer.Option(help="local，或 dask://主机:端口（Dask 集群）")] = "local",
     timeout_cell: Annotated[int, typer.Option(min=1, help="单个单元格限时（秒）")] = Limits.timeout_cell,
     timeout_notebook: Annotated[int, typer.Option(min=1, help="整本限时（秒）")] = Limits.timeout_notebook,
@@ -57,7 +57,8 @@ def grade(
     inst = instance()
     limits = Limits(timeout_cell=timeout_cell, timeout_notebook=timeout_notebook,
                     memory_mb=memory, output_kb=output_kb, pids=pids)
-    options = BatchOptions(module=module, source=source, workers=workers, executor=executor,
+    options = BatchOptions(module=module, source=source, workers=workers or os.cpu_count() or 2,
+                           executor=executor,
                            limits=limits, regrade=regrade, students=student or None,
                            sandboxed=not no_sandbox, feedback=not no_feedback)
     columns = (TextColumn("[progress.description]{task.description}"), BarColumn(),
