@@ -23,7 +23,6 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from autograder import course, validation
 from records.errors import SafeTrainError
 from records.instance import Instance
 from scripts.output import Format, render, stderr
@@ -97,6 +96,8 @@ def list_command(fmt: FormatOpt = Format.table, out: OutOpt = None) -> None:
     from records.roles import Role
 
     with _errors_as_messages():
+        from autograder import course
+
         infos = course.catalogue()
     df = pd.DataFrame(
         [(i.module.id, i.module.title, i.module.version, i.items, _number(i.points),
@@ -132,6 +133,8 @@ def release_command(
         )
     inst = _instance(ctx)
     with _errors_as_messages():
+        from autograder import course
+
         ids = course.release_modules(modules or None)
         results = []
         with _bar(len(ids)) as progress:
@@ -160,6 +163,8 @@ def validate_command(
     Exits 1 if any check fails. Needs no instance or database.
     """
     with _errors_as_messages():
+        from autograder import validation
+
         ids = validation.validate_modules(modules or None)
         reports = []
         with _bar(len(ids)) as progress:
