@@ -3,9 +3,8 @@
     python bench/grade_batch.py [--submissions 100] [--module rescue-fire] [--workers 2]
 
 Both run as their own processes on identical copies of a fresh course. Peak memory is the
-largest total PSS (proportional set size: shared pages split among the processes sharing
-them) of the grader's whole process tree, workers and kernels included, sampled every 0.5 s
-(reading PSS is itself costly, so denser sampling would slow the grader being measured). Scores must be identical, cell by cell, for every submission both
+largest total PSS of the grader's whole process tree, workers and kernels included
+(bench/measure.py). Scores must be identical, cell by cell, for every submission both
 could grade; the broken files are reported separately. Target (issue 5): ≥ 3× stock on
 2 cores, < 1 GB.
 """
@@ -14,45 +13,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
-
-import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-
-def run_measured(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, int]:
-    """(wall seconds, peak tree PSS in MB, exit code)."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    peak = 0
-    root = psutil.Process(proc.pid)
-    done = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        while not done.is_set():
-            try:
-                tree = [root, *root.children(recursive=True)]
-                # PSS: shared pages (libraries, forkserver copies) are counted once in total
-                peak = max(peak, sum(p.memory_full_info().pss for p in tree if p.is_running()))
-            except psutil.Error:
-                pass
-            time.sleep(0.5)  # reading smaps for PSS costs CPU: sample sparingly
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    code = proc.wait()
-    done.set()
-    sampler.join()
-    return time.perf_counter() - start, peak / 1e6, code
+from bench.measure import run_measured  # noqa: E402 (after the path is set)
 
 
 def cell_scores(course_root: Path, module: str) -> dict[tuple[str, str], float]:
@@ -96,11 +64,11 @@ def main() -> None:
         print(f"{args.submissions} submissions of {args.module} ({mix}); cores: {os.cpu_count()}")
 
         env = {**os.environ, "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}"}
-        stock_s, stock_mb, _ = run_measured(
+        stock_s, stock_mb, *_ = run_measured(
             [str(bin_dir / "nbgrader"), "autograde", args.module], env, homes["stock"].course_dir)
         ours_env = {**env, "SAFETRAIN_HOME": str(homes["safetrain"].home)}
         ours_env.pop("SAFETRAIN_DB", None)
-        ours_s, ours_mb, code = run_measured(
+        ours_s, ours_mb, code, *_ = run_measured(
             [str(bin_dir / "safetrain"), "grade", args.module, "--workers", str(args.workers),
              "--no-feedback"], ours_env, ROOT)
 

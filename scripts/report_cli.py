@@ -339,6 +339,8 @@ def monthly(
     pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="写可打印的 PDF 摘要。")] = True,
     chart_png: Annotated[Path | None, typer.Option(
         "--chart-png", help="另存一张图表图片（PNG，用本机 Chromium 无头截图）。")] = None,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", min=1, help="并行计算的进程数（默认 CPU 核数，最多 4；1 = 不并行）。")] = None,
 ) -> None:
     """月报：上述全部报表一次生成——Excel 工作簿、离线 HTML（含图表和摘要）、PDF 摘要。
 
@@ -346,43 +348,63 @@ def monthly(
     """
     from records.reports import monthly as report
     from records.reports import resolve_scope
+    from scripts.writers.excel import ExcelBook
+    from scripts.writers.html import write_html
+    from scripts.writers.pdf import write_pdf
 
-    with db.open_session(instance().db_url) as session:
-        scope = resolve_scope(session, period=period, as_of=_day(as_of), unit=unit)
-        with stderr.status("统计中 ……"):
-            bundle = report.build(session, scope=scope, seed=seed, activity=activity)
+    url = instance().db_url
     folder = out or instance().reports_dir
-    stem = f"monthly-{scope.period.code}" + (f"-{scope.unit.code}" if scope.unit else "")
-    meta = _meta(scope) + [("交叉抽查随机种子", str(bundle.seed))]
-    written = []
-    with stderr.status("写文件 ……"):
-        if xlsx:
-            from scripts.writers.excel import write_workbook
+    pool = report.worker_pool(url, workers)  # before any connection or spinner thread
+    try:
+        with db.open_session(url) as session:
+            scope = resolve_scope(session, period=period, as_of=_day(as_of), unit=unit)
+            stem = f"monthly-{scope.period.code}" + (f"-{scope.unit.code}" if scope.unit else "")
+            # The workbook fills each sheet as soon as its table is computed.
+            book = ExcelBook(folder / f"{stem}.xlsx", report.SHEETS,
+                             title=report.title_of(scope)) if xlsx else None
+            try:
+                with stderr.status("统计中 ……"):
+                    bundle = report.build(session, scope=scope, seed=seed, activity=activity,
+                                          pool=pool, on_sheet=book.add if book else None)
+            except BaseException:
+                if book is not None:
+                    book.discard()
+                raise
+        meta = _meta(scope) + [("交叉抽查随机种子", str(bundle.seed))]
+        lines = [f"{k}：{v}" for k, v in meta]
+        written: list[Callable[[], Path]] = []
+        with stderr.status("写文件 ……"):
+            # HTML and PDF on the workers while the workbook is finished here.
+            if html:
+                written.append(_later(pool, write_html, folder / f"{stem}.html", bundle.sheets,
+                                      title=bundle.title, summary=bundle.summary, meta=lines))
+            if pdf:
+                written.append(_later(pool, write_pdf, folder / f"{stem}.pdf", bundle.sheets,
+                                      title=bundle.title, summary=bundle.summary, meta=lines))
+            if book:
+                path = book.close(bundle.sheets, summary=bundle.summary, meta=meta)
+                written.insert(0, lambda: path)
+            if chart_png:
+                from scripts.writers.png import write_png
 
-            written.append(write_workbook(folder / f"{stem}.xlsx", bundle.sheets,
-                                          title=bundle.title, summary=bundle.summary, meta=meta))
-        if html:
-            from scripts.writers.html import write_html
-
-            written.append(write_html(folder / f"{stem}.html", bundle.sheets, title=bundle.title,
-                                      summary=bundle.summary,
-                                      meta=[f"{k}：{v}" for k, v in meta]))
-        if pdf:
-            from scripts.writers.pdf import write_pdf
-
-            written.append(write_pdf(folder / f"{stem}.pdf", bundle.sheets, title=bundle.title,
-                                     summary=bundle.summary,
-                                     meta=[f"{k}：{v}" for k, v in meta]))
-        if chart_png:
-            from scripts.writers.png import write_png
-
-            written.append(write_png(chart_png, bundle.sheets, title=bundle.title,
-                                     summary=bundle.summary[:3]))
-    lines = [f"{n}. {escape(s)}" for n, s in enumerate(bundle.summary, start=1)]
-    stdout.print(Panel("\n".join(lines), title=escape(bundle.title), expand=False,
+                written.append(_later(None, write_png, chart_png, bundle.sheets,
+                                      title=bundle.title, summary=bundle.summary[:3]))
+            paths = [result() for result in written]
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    summary = [f"{n}. {escape(s)}" for n, s in enumerate(bundle.summary, start=1)]
+    stdout.print(Panel("\n".join(summary), title=escape(bundle.title), expand=False,
                        border_style="cyan"))
-    for path in written:
+    for path in paths:
         stdout.print(f"已写入 {path}", highlight=False)
+
+
+def _later(pool: Any, fn: Callable[..., Path], *args: Any, **kwargs: Any) -> Callable[[], Path]:
+    """Start `fn` on `pool` now (or later, here, without one); call the result to wait."""
+    if pool is None:
+        return lambda: fn(*args, **kwargs)
+    return pool.submit(fn, *args, **kwargs).result
 
 
 def demo_activity(inst: Any, seed: int) -> None:

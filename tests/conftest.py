@@ -90,6 +90,12 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
+def pg_url(pg_template: tuple[str, str]) -> Iterator[str]:
+    """A migrated, empty PostgreSQL records database (for what only PostgreSQL does)."""
+    yield from _fresh_pg(pg_template)
+
+
+@pytest.fixture
 def engine(db_url: str) -> Iterator[Engine]:
     engine = db.make_engine(db_url)
     yield engine

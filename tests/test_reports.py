@@ -15,11 +15,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterator
 
 import pandas as pd
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
+from sqlalchemy.orm import Session
 
+from records import db
+from records.curriculum import load_curriculum
 from records.drills import DrillSpec, add_action, add_drill, mark_participation, update_action
 from records.models import (
     ActionStatus,
@@ -476,6 +480,75 @@ def test_monthly_bundle_and_summary(session, ids):
             assert re.search(r"[\u4e00-\u9fff]", str(column)), f"{sheet.key}: {column}"
             values = sheet.df[column].astype(str)
             assert not values.str.contains(no_id).any(), f"full ID in {sheet.key}/{column}"
+
+
+@pytest.fixture
+def committed(engine) -> Iterator[Session]:
+    """The city committed (workers read only what is committed), and a session to read it."""
+    with db.session_factory(engine).begin() as session:
+        city(session)
+    with db.session_factory(engine).begin() as session:
+        yield session
+
+
+def test_monthly_on_worker_processes_gives_the_same_bundle(committed, db_url):
+    alone = monthly_report.build(committed, period=NOV, as_of=END, seed=5)
+    pool = monthly_report.worker_pool(db_url, 2)
+    assert pool is not None
+    arrived: list[str] = []
+    try:
+        together = monthly_report.build(committed, period=NOV, as_of=END, seed=5, pool=pool,
+                                        on_sheet=lambda sheet: arrived.append(sheet.key))
+    finally:
+        pool.shutdown()
+    assert sorted(arrived) == sorted(s.key for s in alone.sheets)  # each sheet once
+    assert together.summary == alone.summary
+    for one, other in zip(alone.sheets, together.sheets, strict=True):
+        assert (one.key, one.name, one.title, one.note) == \
+            (other.key, other.name, other.title, other.note)
+        pd.testing.assert_frame_equal(one.df, other.df)
+
+
+def test_a_failing_job_on_a_worker_reaches_the_caller(committed, db_url, monkeypatch):
+    def broken(*args):
+        raise RuntimeError("job failed")
+
+    monkeypatch.setitem(monthly_report.JOBS, "leaders", broken)  # before the fork
+    pool = monthly_report.worker_pool(db_url, 2)
+    try:
+        with pytest.raises(RuntimeError, match="job failed"):
+            monthly_report.build(committed, period=NOV, as_of=END, seed=5, pool=pool)
+    finally:
+        pool.shutdown()
+
+
+def test_no_worker_pool_where_it_cannot_help(tmp_path):
+    assert monthly_report.worker_pool("sqlite://") is None
+    assert monthly_report.worker_pool("sqlite:///:memory:") is None
+    assert monthly_report.worker_pool(f"sqlite:///{tmp_path / 'r.db'}", 1) is None
+
+
+@pytest.mark.postgres
+def test_workers_read_the_parents_snapshot_on_postgresql(pg_url):
+    engine = db.make_engine(pg_url)
+    with db.session_factory(engine).begin() as session:
+        city(session)
+    new_unit = f"{STREET}/新社区"
+    options = monthly_report.Options(seed=5)
+    with db.session_factory(engine).begin() as session:
+        scope = resolve_scope(session, period=NOV, as_of=END)
+        snapshot = session.execute(text("SELECT pg_export_snapshot()")).scalar_one()
+        with db.session_factory(engine).begin() as other:  # added after the report started
+            ensure_units(other, [tuple(new_unit.split("/"))])
+
+        def units(snapshot: str | None) -> set[str]:
+            tables = monthly_report._run_job("coverage", pg_url, scope.period, scope.end, None,
+                                             snapshot, load_curriculum(), options)
+            return set(tables["coverage/heads"]["单位"])
+
+        assert STREET in units(snapshot) and new_unit not in units(snapshot)
+        assert new_unit in units(None)
+    engine.dispose()
 
 
 def test_every_report_is_empty_but_well_formed_on_an_empty_database(session):

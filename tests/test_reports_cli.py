@@ -228,3 +228,17 @@ def test_demo_data_activity_from_the_cli(instance_env):
     assert "签到记录 attendance" in first.stdout
     again = runner.invoke(app, ["demo-data", "--people", "300", "--seed", "2", "--activity"])
     assert "没有变化" in again.stdout and "结束岗位 posts closed: 0" in again.stdout
+
+
+def test_monthly_that_fails_midway_writes_no_files(url, tmp_path, monkeypatch):
+    from records.errors import SafeTrainError
+    from records.reports import monthly
+
+    def broken(*args):
+        raise SafeTrainError("演练记录读不出来")
+
+    monkeypatch.setitem(monthly.JOBS, "drills", broken)
+    out = tmp_path / "out"
+    result = invoke(url, "monthly", *PERIOD, "--out", str(out))
+    assert result.exit_code != 0 and "演练记录读不出来" in result.output
+    assert not out.exists() or not any(out.iterdir())

@@ -150,6 +150,13 @@ def by_unit(session: Session, *, period: Period | str | None = None,
     """Every unit in scope, in tree order, with head counts by role and the coverage shares."""
     scope = as_scope(session, scope, period=period, as_of=as_of, unit=unit)
     curriculum = curriculum or load_curriculum()
+    if statuses is None:
+        statuses = person_statuses(session, scope=scope, curriculum=curriculum)
+    return combine(head_counts(session, scope, curriculum), cert_counts(session, scope, statuses))
+
+
+def head_counts(session: Session, scope: Scope, curriculum: Curriculum) -> pd.DataFrame:
+    """The SQL half of `by_unit`: units in tree order, people by role and the numerators."""
     units = units_frame(session, scope)
     counts = counts_by_unit(session, scope, curriculum)
     out = units.copy()
@@ -162,14 +169,20 @@ def by_unit(session: Session, *, period: Period | str | None = None,
     totals = counts[counts["role"].isna()].set_index("ancestor_id")
     for column in ("people", "modules_ok", "hours_ok", "drill_ok", "drill_year_ok"):
         out[column] = out["unit_id"].map(totals[column]).fillna(0).astype("int64")
+    return out
 
-    if statuses is None:
-        statuses = person_statuses(session, scope=scope, curriculum=curriculum)
+
+def cert_counts(session: Session, scope: Scope, statuses: pd.DataFrame) -> pd.DataFrame:
+    """The rules' half of `by_unit`: certified, expiring and lapsed people per unit."""
     flags = cert_flags(statuses)[["person_id", "unit_id", "certified", "lapsed"]]
     flags = flags.assign(expiring=statuses["status"] == CertStatus.expiring.value)
-    certs = rollup_people(session, scope, flags,
-                          {"certified": "持证人数", "expiring": "即将到期", "lapsed": "已过期"})
-    out = out.merge(certs.drop(columns=["在岗人数"], errors="ignore"), on="unit_id", how="left")
+    return rollup_people(session, scope, flags,
+                         {"certified": "持证人数", "expiring": "即将到期", "lapsed": "已过期"})
+
+
+def combine(heads: pd.DataFrame, certs: pd.DataFrame) -> pd.DataFrame:
+    """`head_counts` and `cert_counts` as the coverage table with its shares."""
+    out = heads.merge(certs.drop(columns=["在岗人数"], errors="ignore"), on="unit_id", how="left")
     for column in ("持证人数", "即将到期", "已过期"):
         out[column] = out[column].fillna(0).astype("int64") if column in out else 0
 

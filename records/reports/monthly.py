@@ -1,17 +1,29 @@
 """The monthly bundle: every report for one scope, and a short written summary on top.
 
-`build` runs the certification rules once and hands the result to the three reports that
-need it; the writers (scripts/writers) turn the bundle into xlsx, HTML and PDF.
+The tables come from four independent jobs (`JOBS`): the certification rules once, for
+the three reports that need them; the coverage head counts; leaders; drills, turnover and
+the spot check. `build` runs them one after another, or on a process pool from
+`worker_pool` (each worker with its own connection; on PostgreSQL all of them read the
+parent's snapshot), handing each sheet to `on_sheet` as soon as it is ready so a writer
+can stream it out while the rest is computed. The writers (scripts/writers) turn the
+bundle into xlsx, HTML and PDF.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
+import os
+from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 import pandas as pd
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from records import db
 from records.curriculum import Curriculum, load_curriculum
 from records.models import OrgUnit, UnitLevel
 from records.reports import (
@@ -23,7 +35,7 @@ from records.reports import (
     spot_check,
     turnover,
 )
-from records.reports.base import Scope, as_scope
+from records.reports.base import Scope, as_scope, resolve_scope
 from records.reports.period import Period
 from records.reports.statuses import person_statuses
 from records.roles import Role
@@ -55,7 +67,139 @@ class Bundle:
 
     @property
     def title(self) -> str:
-        return f"{TITLE}：{self.scope.title}"
+        return title_of(self.scope)
+
+
+def title_of(scope: Scope) -> str:
+    return f"{TITLE}：{scope.title}"
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the jobs need besides the scope and the curriculum (picklable, for workers)."""
+
+    seed: int
+    activity: leaders.Activity = leaders.Activity.training
+    drill_months: int = drills.DEFAULT_MONTHS
+    turnover_months: int = turnover.DEFAULT_MONTHS
+
+
+# The sheets in workbook order: (key, sheet name). Titles and notes: `_captions`.
+SHEETS: tuple[tuple[str, str], ...] = (
+    ("coverage/units", "覆盖率"), ("leaders/units", "领导参训对比"),
+    ("leaders/named", "缺训领导名单"), ("certificates/units", "证书到期"),
+    ("certificates/people", "到期与过期人员"), ("drills/units", "演练覆盖"),
+    ("drills/types", "演练类型"), ("drills/actions", "逾期整改"),
+    ("onboarding/people", "新任安监员"), ("turnover/units", "培训后离岗"),
+    ("turnover/people", "离岗明细"), ("spot-check/sample", "交叉抽查"),
+)
+
+
+def _captions(scope: Scope, o: Options) -> dict[str, tuple[str, str]]:
+    """key → (title, note) for every sheet."""
+    act = o.activity
+    again = (f"复现：safetrain report spot-check --seed {o.seed} --period {scope.period.code}"
+             + (f" --unit {scope.unit.code}" if scope.unit is not None else "")
+             + f" --as-of {scope.end}")
+    return {
+        "coverage/units": (
+            f"{coverage.TITLE}（按单位逐级汇总）",
+            "本期学时达标：本期学时不少于 年度要求 × 本期天数 ÷ 365；人员为截止日在岗者；"
+            "本期演练参与率不设目标，近12个月演练参与率按每年至少 1 次。"),
+        "leaders/units": (
+            f"{leaders.TITLE}（{act.label}，最差在前）",
+            "参训率 = 参加 ÷（应到 - 请假）；差距 = 领导参训率 - 工作人员参训率（百分点，"
+            "负数表示领导低于工作人员）；签到表上没有记录算缺训。"),
+        "leaders/named": (leaders.MISSED_TITLE,
+                          "本单位举办的培训中缺席、请假或签到表上没有记录的主要领导和分管领导。"),
+        "certificates/units": (certificates.TITLE, "到期人数为累计（60 天内含 30 天内），已续证的不计。"),
+        "certificates/people": ("90 天内到期和已过期的持证人员", ""),
+        "drills/units": (f"{drills.TITLE}（按单位逐级汇总）", "本单位组织或列为参演单位即算有演练。"),
+        "drills/types": ("本期演练：类型与形式", ""),
+        "drills/actions": ("逾期未完成的演练整改措施", ""),
+        "onboarding/people": ("新任专职安监员岗前培训进度", ""),
+        "turnover/units": (
+            f"{turnover.TITLE}（按单位逐级汇总）",
+            f"本期结束的岗位中，任职期间参加过培训且在培训后 {o.turnover_months} 个月"
+            f"（{o.turnover_months * 30} 天）内离岗的。"),
+        "turnover/people": ("培训后离岗人员", ""),
+        "spot-check/sample": (f"{spot_check.TITLE}（随机种子 {o.seed}）", again),
+    }
+
+
+Tables = dict[str, pd.DataFrame]
+Job = Callable[[Session, Scope, Curriculum, Options], Tables]
+
+
+def _rules_job(session: Session, scope: Scope, curriculum: Curriculum, o: Options) -> Tables:
+    """The certification rules, once, for the three reports that need them."""
+    statuses = person_statuses(session, scope=scope, curriculum=curriculum)
+    common = {"scope": scope, "curriculum": curriculum, "statuses": statuses}
+    return {"coverage/certs": coverage.cert_counts(session, scope, statuses),
+            "certificates/units": certificates.by_unit(session, **common),
+            "certificates/people": certificates.people(session, **common),
+            "onboarding/people": onboarding.people(session, **common)}
+
+
+def _coverage_job(session: Session, scope: Scope, curriculum: Curriculum, o: Options) -> Tables:
+    return {"coverage/heads": coverage.head_counts(session, scope, curriculum)}
+
+
+def _leaders_job(session: Session, scope: Scope, curriculum: Curriculum, o: Options) -> Tables:
+    return {"leaders/units": leaders.by_unit(session, activity=o.activity, scope=scope),
+            "leaders/named": leaders.missed(session, activity=o.activity, scope=scope)}
+
+
+def _drills_job(session: Session, scope: Scope, curriculum: Curriculum, o: Options) -> Tables:
+    return {"drills/units": drills.by_unit(session, months=o.drill_months, scope=scope),
+            "drills/types": drills.by_type(session, scope=scope),
+            "drills/actions": drills.overdue_actions(session, scope=scope),
+            "turnover/units": turnover.by_unit(session, months=o.turnover_months, scope=scope),
+            "turnover/people": turnover.people(session, months=o.turnover_months, scope=scope),
+            "spot-check/sample": spot_check.sample(session, seed=o.seed, scope=scope)}
+
+
+JOBS: dict[str, Job] = {  # longest first (100k people: about 4, 1.7, 0.8 and 0.9 s)
+    "rules": _rules_job, "coverage": _coverage_job, "leaders": _leaders_job,
+    "drills": _drills_job,
+}
+
+
+def _table(key: str, tables: Tables) -> pd.DataFrame | None:
+    """The sheet `key` from the jobs' tables, or None while a part is missing."""
+    if key == "coverage/units":
+        if "coverage/heads" in tables and "coverage/certs" in tables:
+            return coverage.combine(tables["coverage/heads"], tables["coverage/certs"])
+        return None
+    return tables.get(key)
+
+
+def worker_pool(url: str, workers: int | None = None) -> ProcessPoolExecutor | None:
+    """A pool for `build`, or None where one would not help (one core, an in-memory
+    database). Make it before opening sessions or starting threads: the workers are
+    forked at once, so they inherit the imports but no connection or lock."""
+    workers = min(len(JOBS), workers or os.cpu_count() or 1)
+    database = make_url(url).database or ""
+    if workers < 2 or (url.startswith("sqlite") and database in ("", ":memory:")):
+        return None
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    pool.submit(int).result()  # fork every worker now (fork starts them all at the first task)
+    return pool
+
+
+def _run_job(name: str, url: str, period: Period, end: dt.date, unit_code: str | None,
+             snapshot: str | None, curriculum: Curriculum, o: Options) -> Tables:
+    """One job in a worker: its own connection, the parent's snapshot on PostgreSQL."""
+    engine = db.make_engine(url)
+    try:
+        with Session(engine) as session, session.begin():
+            if snapshot:
+                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+                session.execute(text(f"SET TRANSACTION SNAPSHOT '{snapshot}'"))
+            scope = resolve_scope(session, period=period, as_of=end, unit=unit_code)
+            return JOBS[name](session, scope, curriculum, o)
+    finally:
+        engine.dispose()
 
 
 def build(session: Session, *, period: Period | str | None = None,
@@ -64,50 +208,40 @@ def build(session: Session, *, period: Period | str | None = None,
           activity: leaders.Activity | str = leaders.Activity.training,
           drill_months: int = drills.DEFAULT_MONTHS,
           turnover_months: int = turnover.DEFAULT_MONTHS,
-          scope: Scope | None = None) -> Bundle:
+          scope: Scope | None = None, pool: Executor | None = None,
+          on_sheet: Callable[[Sheet], None] | None = None) -> Bundle:
     scope = as_scope(session, scope, period=period, as_of=as_of, unit=unit)
     curriculum = curriculum or load_curriculum()
-    statuses = person_statuses(session, scope=scope, curriculum=curriculum)
-    common = {"scope": scope}
-    act = leaders._activity(activity)
-    sample = spot_check.sample(session, seed=seed, **common)
-    seed = int(sample.attrs["seed"])
-    sheets = [
-        Sheet("coverage/units", "覆盖率", f"{coverage.TITLE}（按单位逐级汇总）",
-              coverage.by_unit(session, curriculum=curriculum, statuses=statuses, **common),
-              "本期学时达标：本期学时不少于 年度要求 × 本期天数 ÷ 365；人员为截止日在岗者；本期演练参与率不设目标，近12个月演练参与率按每年至少 1 次。"),
-        Sheet("leaders/units", "领导参训对比", f"{leaders.TITLE}（{act.label}，最差在前）",
-              leaders.by_unit(session, activity=act, **common),
-              "参训率 = 参加 ÷（应到 - 请假）；差距 = 领导参训率 - 工作人员参训率（百分点，负数表示领导低于工作人员）；签到表上没有记录算缺训。"),
-        Sheet("leaders/named", "缺训领导名单", leaders.MISSED_TITLE,
-              leaders.missed(session, activity=act, **common),
-              "本单位举办的培训中缺席、请假或签到表上没有记录的主要领导和分管领导。"),
-        Sheet("certificates/units", "证书到期", certificates.TITLE,
-              certificates.by_unit(session, curriculum=curriculum, statuses=statuses, **common),
-              "到期人数为累计（60 天内含 30 天内），已续证的不计。"),
-        Sheet("certificates/people", "到期与过期人员", "90 天内到期和已过期的持证人员",
-              certificates.people(session, curriculum=curriculum, statuses=statuses, **common)),
-        Sheet("drills/units", "演练覆盖", f"{drills.TITLE}（按单位逐级汇总）",
-              drills.by_unit(session, months=drill_months, **common),
-              "本单位组织或列为参演单位即算有演练。"),
-        Sheet("drills/types", "演练类型", "本期演练：类型与形式",
-              drills.by_type(session, **common)),
-        Sheet("drills/actions", "逾期整改", "逾期未完成的演练整改措施",
-              drills.overdue_actions(session, **common)),
-        Sheet("onboarding/people", "新任安监员", "新任专职安监员岗前培训进度",
-              onboarding.people(session, curriculum=curriculum, statuses=statuses, **common)),
-        Sheet("turnover/units", "培训后离岗", f"{turnover.TITLE}（按单位逐级汇总）",
-              turnover.by_unit(session, months=turnover_months, **common),
-              f"本期结束的岗位中，任职期间参加过培训且在培训后 {turnover_months} 个月"
-              f"（{turnover_months * 30} 天）内离岗的。"),
-        Sheet("turnover/people", "离岗明细", "培训后离岗人员",
-              turnover.people(session, months=turnover_months, **common)),
-        Sheet("spot-check/sample", "交叉抽查", f"{spot_check.TITLE}（随机种子 {seed}）", sample,
-              f"复现：safetrain report spot-check --seed {seed} --period {scope.period.code}"
-              + (f" --unit {scope.unit.code}" if scope.unit is not None else "")
-              + f" --as-of {scope.end}"),
-    ]
-    bundle = Bundle(scope, sheets, [], seed)
+    o = Options(spot_check.new_seed() if seed is None else seed, leaders._activity(activity),
+                drill_months, turnover_months)
+    captions = _captions(scope, o)
+    tables: Tables = {}
+    ready: dict[str, Sheet] = {}
+
+    def arrived(new: Tables) -> None:
+        tables.update(new)
+        for key, name in SHEETS:
+            df = None if key in ready else _table(key, tables)
+            if df is not None:
+                title, note = captions[key]
+                ready[key] = Sheet(key, name, title, df, note)
+                if on_sheet is not None:
+                    on_sheet(ready[key])
+
+    if pool is None:
+        for job in JOBS.values():
+            arrived(job(session, scope, curriculum, o))
+    else:
+        bind = session.get_bind()
+        url = bind.url.render_as_string(hide_password=False)
+        snapshot = (session.execute(text("SELECT pg_export_snapshot()")).scalar_one()
+                    if bind.dialect.name == "postgresql" else None)
+        code = scope.unit.code if scope.unit is not None else None
+        futures = [pool.submit(_run_job, name, url, scope.period, scope.end, code, snapshot,
+                               curriculum, o) for name in JOBS]
+        for future in as_completed(futures):
+            arrived(future.result())
+    bundle = Bundle(scope, [ready[key] for key, _ in SHEETS], [], o.seed)
     bundle.summary = summarise(bundle, drill_months=drill_months,
                                turnover_months=turnover_months)
     return bundle

@@ -3,6 +3,7 @@ header row, number formats by column kind, filters and colours where figures fal
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -28,21 +29,60 @@ _NUMBER_FORMATS = {
 def write_workbook(path: Path, sheets: Sequence[Sheet], *, title: str,
                    summary: Sequence[str] = (), meta: Sequence[tuple[str, str]] = ()) -> Path:
     """Write `sheets` (after a 摘要 sheet when `summary` or `meta` is given) to `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # No URL or formula sniffing in strings: unit paths and names are plain text.
-    book = xlsxwriter.Workbook(str(path), {"constant_memory": True, "nan_inf_to_errors": True,
-                                           "strings_to_urls": False,
-                                           "strings_to_formulas": False,
-                                           "default_date_format": "yyyy-mm-dd"})
-    book.set_properties({"title": title, "author": "SafeTrain", "comments": "ID numbers masked"})
-    styles = _styles(book)
-    names = _sheet_names(sheets)
-    if summary or meta:
-        _summary_sheet(book, styles, title, summary, meta, sheets, names)
-    for sheet, name in zip(sheets, names, strict=True):
-        _table_sheet(book, styles, sheet, name)
-    book.close()
-    return path
+    book = ExcelBook(path, [(s.key, s.name) for s in sheets], title=title,
+                     summary=bool(summary or meta))
+    for sheet in sheets:
+        book.add(sheet)
+    return book.close(sheets, summary=summary, meta=meta)
+
+
+class ExcelBook:
+    """A workbook whose sheets are filled in any order, as their tables arrive.
+
+    Every sheet is added up front (so the tabs keep their order) and streams its rows to
+    its own temporary file (XlsxWriter's constant_memory), so a writer can fill the sheets
+    that are ready while the rest are still being computed.
+    """
+
+    def __init__(self, path: Path, sheets: Sequence[tuple[str, str]], *, title: str,
+                 summary: bool = True) -> None:
+        keys = [key for key, _ in sheets]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"sheet keys must be unique: {keys}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path, self.title = path, title
+        self._rows = tempfile.TemporaryDirectory(prefix="safetrain-xlsx-")  # the sheets' rows
+        # No URL or formula sniffing in strings: unit paths and names are plain text.
+        self.book = xlsxwriter.Workbook(str(path), {
+            "constant_memory": True, "tmpdir": self._rows.name, "nan_inf_to_errors": True,
+            "strings_to_urls": False, "strings_to_formulas": False,
+            "default_date_format": "yyyy-mm-dd"})
+        self.book.set_properties({"title": title, "author": "SafeTrain",
+                                  "comments": "ID numbers masked"})
+        self.styles = _styles(self.book)
+        self.names = dict(zip(keys, _sheet_names([name for _, name in sheets]), strict=True))
+        self.summary = self.book.add_worksheet("摘要") if summary else None
+        self.worksheets = {key: self.book.add_worksheet(name) for key, name in self.names.items()}
+
+    def add(self, sheet: Sheet) -> None:
+        _table_sheet(self.worksheets[sheet.key], self.styles, sheet)
+
+    def close(self, sheets: Sequence[Sheet], *, summary: Sequence[str] = (),
+              meta: Sequence[tuple[str, str]] = ()) -> Path:
+        """Write the 摘要 sheet (with a link to each of `sheets`) and the file."""
+        if self.summary is not None:
+            _summary_sheet(self.summary, self.styles, self.title, summary, meta, sheets,
+                           [self.names[s.key] for s in sheets])
+        try:
+            self.book.close()
+        finally:
+            self._rows.cleanup()
+        return self.path
+
+    def discard(self) -> None:
+        """Give up (the tables failed): no file is written, the temporary rows go."""
+        self.book.fileclosed = True  # nothing to write: silences XlsxWriter's destructor
+        self._rows.cleanup()
 
 
 def _styles(book: Any) -> dict[str, Any]:
@@ -66,23 +106,22 @@ def _styles(book: Any) -> dict[str, Any]:
     return styles
 
 
-def _sheet_names(sheets: Sequence[Sheet]) -> list[str]:
-    """Excel's rules: ≤ 31 characters, none of []:*?/\\, unique."""
-    names: list[str] = []
-    for sheet in sheets:
-        name = "".join("_" if c in "[]:*?/\\" else c for c in sheet.name)[:31] or "表"
+def _sheet_names(wanted: Sequence[str]) -> list[str]:
+    """Excel's rules: ≤ 31 characters, none of []:*?/\\, unique (摘要 is the summary's)."""
+    names: list[str] = ["摘要"]
+    for want in wanted:
+        name = "".join("_" if c in "[]:*?/\\" else c for c in want)[:31] or "表"
         stem, n = name, 2
         while name in names:
             name = f"{stem[:28]}{n}"
             n += 1
         names.append(name)
-    return names
+    return names[1:]
 
 
-def _summary_sheet(book: Any, styles: dict[str, Any], title: str, summary: Sequence[str],
+def _summary_sheet(ws: Any, styles: dict[str, Any], title: str, summary: Sequence[str],
                    meta: Sequence[tuple[str, str]], sheets: Sequence[Sheet],
                    names: Sequence[str]) -> None:
-    ws = book.add_worksheet("摘要")
     ws.set_column(0, 0, 16)
     ws.set_column(1, 1, 110)
     ws.write_string(0, 0, title, styles["title"])
@@ -107,8 +146,7 @@ def _summary_sheet(book: Any, styles: dict[str, Any], title: str, summary: Seque
     ws.activate()
 
 
-def _table_sheet(book: Any, styles: dict[str, Any], sheet: Sheet, name: str) -> None:
-    ws = book.add_worksheet(name)
+def _table_sheet(ws: Any, styles: dict[str, Any], sheet: Sheet) -> None:
     df = sheet.df
     column_kinds = kinds(df)
     last_col = max(0, len(df.columns) - 1)
