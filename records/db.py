@@ -6,21 +6,24 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from records.errors import NotInitialised, SchemaBehind
 
+if TYPE_CHECKING:  # Alembic costs a quarter second to import: only migrations load it
+    from alembic.config import Config
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# The newest migration, so that opening a session need not load Alembic to ask; a test
+# keeps it equal to what Alembic finds in MIGRATIONS_DIR.
+HEAD_REVISION = "0004"
 
 
 def make_engine(url: str) -> Engine:
@@ -48,6 +51,8 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 def alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.attributes["engine"] = engine
@@ -55,6 +60,9 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def head_revision() -> str:
+    """The newest migration, as Alembic reads it from MIGRATIONS_DIR."""
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory(str(MIGRATIONS_DIR))
     head = script.get_current_head()
     assert head is not None, "records/migrations has no revisions"
@@ -62,9 +70,12 @@ def head_revision() -> str:
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The revision in Alembic's version table (None: no table, or empty)."""
     try:
         with engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+            if not inspect(conn).has_table("alembic_version"):
+                return None
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
     except OperationalError as exc:
         raise NotInitialised(
             f"无法连接记录数据库 {safe_url(engine)}：{exc.orig}. Cannot open the records database."
@@ -73,6 +84,8 @@ def current_revision(engine: Engine) -> str | None:
 
 def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
     """Run migrations; returns (revision before, revision after)."""
+    from alembic import command
+
     before = current_revision(engine)
     command.upgrade(alembic_config(engine), revision)
     return before, current_revision(engine) or ""
@@ -91,7 +104,7 @@ def check_schema(engine: Engine) -> None:
             "记录数据库尚未初始化：请先运行 `safetrain init`。"
             " The records database is not initialised: run `safetrain init` first."
         )
-    head = head_revision()
+    head = HEAD_REVISION
     if current != head:
         raise SchemaBehind(
             f"记录数据库版本 {current} 落后于程序版本 {head}：请先备份，再运行 `safetrain db upgrade`。"

@@ -7,7 +7,6 @@ import re
 from collections.abc import Iterable
 from functools import lru_cache
 
-from pypinyin import Style, lazy_pinyin
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
@@ -21,6 +20,8 @@ _NOT_ASCII_ID = re.compile(r"[^a-z0-9]")
 
 @lru_cache(maxsize=20000)
 def _char_pinyin(char: str) -> str:
+    from pypinyin import Style, lazy_pinyin  # 0.3 s to import: only where ids are made
+
     return "".join(lazy_pinyin(char, style=Style.NORMAL))
 
 

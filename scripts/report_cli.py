@@ -360,8 +360,8 @@ def monthly(
             scope = resolve_scope(session, period=period, as_of=_day(as_of), unit=unit)
             stem = f"monthly-{scope.period.code}" + (f"-{scope.unit.code}" if scope.unit else "")
             # The workbook fills each sheet as soon as its table is computed.
-            book = ExcelBook(folder / f"{stem}.xlsx", report.SHEETS,
-                             title=report.title_of(scope)) if xlsx else None
+            book = ExcelBook(folder / f"{stem}.xlsx", report.SHEETS, title=report.title_of(scope),
+                             background=pool is not None) if xlsx else None
             try:
                 with stderr.status("统计中 ……"):
                     bundle = report.build(session, scope=scope, seed=seed, activity=activity,

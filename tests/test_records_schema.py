@@ -21,6 +21,12 @@ def test_migrations_match_models(engine):
     db.check_schema(engine)  # at head: no error
 
 
+def test_the_head_revision_constant_is_alembics_head():
+    # check_schema compares with db.HEAD_REVISION to spare every command importing Alembic:
+    # after adding a migration, set HEAD_REVISION to its revision.
+    assert db.head_revision() == db.HEAD_REVISION
+
+
 def test_downgrade_to_base_and_up_again(engine):
     cfg = db.alembic_config(engine)
     command.downgrade(cfg, "base")

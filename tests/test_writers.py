@@ -51,3 +51,25 @@ def test_a_discarded_workbook_leaves_no_file_and_no_temporary_rows(tmp_path):
     book.discard()
     assert not (tmp_path / "never.xlsx").exists()
     assert set(Path(tempfile.gettempdir()).glob("safetrain-xlsx-*")) == before
+
+
+def test_a_background_writer_gives_the_same_workbook_and_reports_its_failure(tmp_path):
+    sheets = _sheets()
+    write_workbook(tmp_path / "in-order.xlsx", sheets, title="月报", summary=["一句话。"])
+    book = ExcelBook(tmp_path / "threaded.xlsx", [(s.key, s.name) for s in sheets],
+                     title="月报", background=True)
+    for sheet in reversed(sheets):
+        book.add(sheet)
+    book.close(sheets, summary=["一句话。"])
+    assert _cells(tmp_path / "threaded.xlsx") == _cells(tmp_path / "in-order.xlsx")
+
+    book = ExcelBook(tmp_path / "broken.xlsx", [(s.key, s.name) for s in sheets],
+                     title="月报", background=True)
+    book.add(Sheet("not/declared", "x", "x", pd.DataFrame()))  # fails in the thread
+    try:
+        book.close(sheets)
+    except KeyError as exc:
+        assert "not/declared" in str(exc)
+    else:
+        raise AssertionError("the writer thread's failure was not raised")
+    assert not (tmp_path / "broken.xlsx").exists()

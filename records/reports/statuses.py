@@ -112,21 +112,26 @@ def person_statuses(session: Session, *, scope: Scope | None = None,
                     curriculum: Curriculum | None = None, period: Period | str | None = None,
                     as_of: dt.date | None = None, unit: OrgUnit | str | None = None,
                     new_roles: tuple[Role, ...] = (Role.inspector,),
-                    recent_days: int = RECENT_DAYS, names: bool = False) -> pd.DataFrame:
+                    recent_days: int = RECENT_DAYS, names: bool = False,
+                    part: tuple[int, int] | None = None) -> pd.DataFrame:
     """One row per person and role in post on the scope's last day (see the module doc).
 
     status is a CertStatus value, or "none" (never certified in the role, not new in a
     role of `new_roles` within `recent_days`); days_left counts to the end of the
     certificate valid that day; renewed: a renewal starting later is already issued;
     modules_missing and deadline come with the rules' decisions. `names` adds name,
-    id_masked and unit_path (or call `with_names` on the rows you list).
+    id_masked and unit_path (or call `with_names` on the rows you list). `part` (i, n)
+    keeps the people whose id % n == i, so n processes can share the work.
     """
     scope = as_scope(session, scope, period=period, as_of=as_of, unit=unit)
     curriculum = curriculum or load_curriculum()
     rules = rules_from(curriculum)
     day = scope.end
     today = pd.Timestamp(day)
-    held_sq = posts_held_on(day).where(in_scope(Post.unit_id, scope)).subquery("held")
+    posts = posts_held_on(day).where(in_scope(Post.unit_id, scope))
+    if part is not None:
+        posts = posts.where(Post.person_id % part[1] == part[0])
+    held_sq = posts.subquery("held")
     people = select(held_sq.c.person_id)
 
     held = frame(session, (

@@ -3,7 +3,9 @@ header row, number formats by column kind, filters and colours where figures fal
 
 from __future__ import annotations
 
+import queue
 import tempfile
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -41,11 +43,13 @@ class ExcelBook:
 
     Every sheet is added up front (so the tabs keep their order) and streams its rows to
     its own temporary file (XlsxWriter's constant_memory), so a writer can fill the sheets
-    that are ready while the rest are still being computed.
+    that are ready while the rest are still being computed. With `background`, `add` only
+    queues the sheet and a thread writes it, so the caller goes back to its work at once;
+    `close` waits for that thread and raises what it raised.
     """
 
     def __init__(self, path: Path, sheets: Sequence[tuple[str, str]], *, title: str,
-                 summary: bool = True) -> None:
+                 summary: bool = True, background: bool = False) -> None:
         keys = [key for key, _ in sheets]
         if len(set(keys)) != len(keys):
             raise ValueError(f"sheet keys must be unique: {keys}")
@@ -63,13 +67,42 @@ class ExcelBook:
         self.names = dict(zip(keys, _sheet_names([name for _, name in sheets]), strict=True))
         self.summary = self.book.add_worksheet("摘要") if summary else None
         self.worksheets = {key: self.book.add_worksheet(name) for key, name in self.names.items()}
+        self._queue: queue.SimpleQueue[Sheet | None] | None = None
+        self._failed: BaseException | None = None
+        if background:
+            self._queue = queue.SimpleQueue()
+            self._writer = threading.Thread(target=self._drain, name="xlsx-writer", daemon=True)
+            self._writer.start()
 
     def add(self, sheet: Sheet) -> None:
-        _table_sheet(self.worksheets[sheet.key], self.styles, sheet)
+        if self._queue is not None:
+            self._queue.put(sheet)
+        else:
+            _table_sheet(self.worksheets[sheet.key], self.styles, sheet)
+
+    def _drain(self) -> None:
+        assert self._queue is not None
+        while (sheet := self._queue.get()) is not None:
+            if self._failed is None:
+                try:
+                    _table_sheet(self.worksheets[sheet.key], self.styles, sheet)
+                except BaseException as exc:  # noqa: BLE001 (raised again by close)
+                    self._failed = exc
+
+    def _written(self) -> None:
+        """Wait until every queued sheet is written."""
+        if self._queue is not None:
+            self._queue.put(None)
+            self._writer.join()
+            self._queue = None
 
     def close(self, sheets: Sequence[Sheet], *, summary: Sequence[str] = (),
               meta: Sequence[tuple[str, str]] = ()) -> Path:
         """Write the 摘要 sheet (with a link to each of `sheets`) and the file."""
+        self._written()
+        if self._failed is not None:
+            self.discard()
+            raise self._failed
         if self.summary is not None:
             _summary_sheet(self.summary, self.styles, self.title, summary, meta, sheets,
                            [self.names[s.key] for s in sheets])
@@ -81,6 +114,7 @@ class ExcelBook:
 
     def discard(self) -> None:
         """Give up (the tables failed): no file is written, the temporary rows go."""
+        self._written()
         self.book.fileclosed = True  # nothing to write: silences XlsxWriter's destructor
         self._rows.cleanup()
 
