@@ -14,18 +14,18 @@ import os
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
-from nbgrader.api import Gradebook, MissingEntry
+from sqlalchemy import Engine
 
-from autograder import sandbox, submissions
-from autograder.executors import make_executor
+from autograder import submissions, tasks
+from autograder.executors import DaskExecutor, LocalExecutor, make_executor
 from autograder.limits import Limits
-from autograder.nbgrader_run import CourseError, alembic_on_path, coursedir_for, nbgrader_config
-from autograder.worker import GradeResult, GradeTask, grade_one
+from autograder.tasks import GradeResult, GradeTask
 from records import db
 from records.attempts import AttemptFacts, graded_hashes, people_by_trainee_id, record_attempt
-from records.curriculum import courses_dir, load_curriculum
+from records.curriculum import Module, courses_dir, load_curriculum
 from records.instance import Instance
 from records.models import AttemptStatus
 
@@ -63,6 +63,9 @@ Progress = Callable[[int, int, GradeResult | None], None]
 
 
 def check_sandbox(sandboxed: bool) -> None:
+    from autograder import sandbox
+    from autograder.nbgrader_run import CourseError
+
     if not sandboxed:
         return
     if sandbox.bwrap_path() is None:
@@ -82,7 +85,25 @@ def grade_batch(instance: Instance, options: BatchOptions,
     courses = courses_dir()
     curriculum = load_curriculum(courses / "curriculum.yml", courses / "source")
     module = curriculum.module(options.module)
-    course_root = instance.course_dir
+    # The workers start first and boot their first kernels while this process imports
+    # nbgrader and prepares the batch (their forkserver imports it at the same time).
+    warm = GradeTask(str(instance.course_dir), str(courses), options.module, "",
+                     options.limits, options.sandboxed, options.feedback)
+    executor = make_executor(options.executor, options.workers, preload=("autograder.worker",),
+                             warm=partial(tasks.warm, warm))
+    executor.start()
+    try:
+        return _grade(instance, options, executor, module, progress)
+    finally:
+        executor.close()
+
+
+def _grade(instance: Instance, options: BatchOptions, executor: LocalExecutor | DaskExecutor,
+           module: Module, progress: Progress | None) -> BatchResult:
+    from autograder import sandbox
+    from autograder.nbgrader_run import coursedir_for, nbgrader_config
+
+    course_root, courses = instance.course_dir, courses_dir()
     config = nbgrader_config(course_root, courses)
     coursedir = coursedir_for(config, options.module)
     _require_released(coursedir.db_url, coursedir.course_id, options.module)
@@ -117,16 +138,27 @@ def grade_batch(instance: Instance, options: BatchOptions,
         return batch
 
     _prepare_gradebook(coursedir.db_url, coursedir.course_id, [s.student for s in todo])
-    tasks = {s.student: GradeTask(str(course_root), str(courses), options.module, s.student,
+    to_grade = {s.student: GradeTask(str(course_root), str(courses), options.module, s.student,
                                   options.limits, options.sandboxed, options.feedback)
              for s in todo}
     by_student = {s.student: s for s in todo}
-    executor = make_executor(options.executor, options.workers)
-    for task, outcome in executor.run(grade_one, list(tasks.values())):
+    engine = db.make_engine(instance.db_url)  # one for the batch; a transaction per attempt
+    try:
+        _run(executor, to_grade, by_student, engine, options, module, batch, progress)
+    finally:
+        engine.dispose()
+    return batch
+
+
+def _run(executor: LocalExecutor | DaskExecutor, to_grade: dict[str, GradeTask],
+         by_student: dict[str, submissions.Submission], engine: Engine, options: BatchOptions,
+         module: Module, batch: BatchResult, progress: Progress | None) -> None:
+    sessions = db.session_factory(engine)
+    for task, outcome in executor.run(tasks.grade, list(to_grade.values())):
         if isinstance(outcome, GradeResult):
             result = outcome
             sub = by_student[task.student]
-            with db.open_session(instance.db_url) as session:
+            with sessions.begin() as session:
                 record_attempt(session, AttemptFacts(
                     trainee_id=task.student, module=options.module,
                     module_version=module.version, submission_sha256=sub.sha256,
@@ -141,11 +173,14 @@ def grade_batch(instance: Instance, options: BatchOptions,
         batch.results.append(result)
         log.debug("%s graded in %.2f s", task.student, result.seconds)
         if progress:
-            progress(len(batch.results), len(todo), result)
-    return batch
+            progress(len(batch.results), len(to_grade), result)
 
 
 def _require_released(db_url: str, course_id: str, module: str) -> None:
+    from nbgrader.api import Gradebook, MissingEntry
+
+    from autograder.nbgrader_run import CourseError, alembic_on_path
+
     with alembic_on_path(), Gradebook(db_url, course_id) as gb:
         try:
             gb.find_assignment(module)
@@ -157,6 +192,10 @@ def _require_released(db_url: str, course_id: str, module: str) -> None:
 
 def _prepare_gradebook(db_url: str, course_id: str, students: list[str]) -> None:
     """Create students up front (one writer) and switch SQLite to WAL for the workers."""
+    from nbgrader.api import Gradebook
+
+    from autograder.nbgrader_run import alembic_on_path
+
     if db_url.startswith("sqlite:///"):
         with sqlite3.connect(db_url.removeprefix("sqlite:///")) as conn:
             conn.execute("PRAGMA journal_mode=WAL")

@@ -51,6 +51,9 @@ def grading_config(base: Config, module: str, source_dir: Path, limits: Limits,
     # (or a half-finished run) because an autograded folder already exists.
     config.Autograde.force = True
     config.GenerateFeedback.force = True
+    # nbconvert validates the whole notebook after each of the ~13 steps; once, after the
+    # last, gives the same verdict (a step that breaks the notebook still fails it).
+    config.Exporter.optimistic_validation = True
     config.RestoreDeletedCells.source_notebook = str(source_dir / f"{module}.ipynb")
     config.SandboxedExecute.timeout = limits.timeout_cell
     config.SandboxedExecute.notebook_timeout = limits.timeout_notebook

@@ -44,6 +44,11 @@ class KernelPool:
             self._ready.append(self._launch())
         return km
 
+    def warm(self) -> None:
+        """Launch the kernels kept ahead now, before the first notebook asks for one."""
+        while len(self._ready) < self.ahead:
+            self._ready.append(self._launch())
+
     @staticmethod
     def discard(km: SandboxKernelManager) -> None:
         """Kill a used kernel in the background: nothing waits on its shutdown."""

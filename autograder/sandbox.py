@@ -244,6 +244,21 @@ def sandbox_argv(kernel_argv: list[str], run_dir: Path, data_files: list[Path],
     return ["/bin/sh", "-c", script, "sandbox", *cgroup.procs_files, "--", *bw]
 
 
+# ipykernel loads debugpy at start (a quarter of the kernel's start-up CPU) for a debugger
+# nobody grading uses; a module set to None in sys.modules cannot be imported, so the
+# kernel starts without one (and without its listening socket machinery in the sandbox).
+_NO_DEBUGGER = ("import sys; sys.modules['debugpy'] = None; "
+                "from ipykernel import kernelapp; kernelapp.launch_new_instance()")
+
+
+def without_debugger(argv: list[str]) -> list[str]:
+    """`python -m ipykernel_launcher ARGS` as the same kernel without debugpy."""
+    for i in range(len(argv) - 1):
+        if argv[i] == "-m" and argv[i + 1] == "ipykernel_launcher":
+            return [*argv[:i], "-c", _NO_DEBUGGER, *argv[i + 2:]]
+    return argv
+
+
 def clean_env() -> dict[str, str]:
     """No secrets (database URLs, tokens) reach trainee code."""
     return {
@@ -283,7 +298,7 @@ class SandboxKernelManager(AsyncKernelManager):
             self.cgroup = Cgroup.create(f"safetrain-{os.getpid()}-{self.sandbox_id}", limits)
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
-        argv = super().format_kernel_cmd(extra_arguments)
+        argv = without_debugger(super().format_kernel_cmd(extra_arguments))
         bwrap = bwrap_path()
         if not self.sandboxed or bwrap is None:
             return argv
@@ -301,7 +316,11 @@ class SandboxKernelManager(AsyncKernelManager):
             for data in self.data_files:
                 shutil.copy(data, work / data.name)
             cwd = str(work)
-        await self.start_kernel(env=clean_env() if self.sandboxed else None, cwd=cwd,
+        # Unsandboxed (trusted code only) the kernel inherits the environment, less our own
+        # settings; jupyter_client needs a dict either way.
+        env = clean_env() if self.sandboxed else {
+            k: v for k, v in os.environ.items() if not k.startswith("SAFETRAIN_")}
+        await self.start_kernel(env=env, cwd=cwd,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 extra_arguments=["--HistoryManager.hist_file=:memory:"])
 

@@ -1,9 +1,14 @@
-"""Same results, less CPU: nbgrader's metadata check with a compiled validator.
+"""Same results, less CPU, in grading processes only (`install`):
 
-nbgrader's CheckCellMetadata (run twice per notebook) calls `jsonschema.validate()` for
-every cell, which first re-validates the schema itself: ~0.25 s of a notebook's ~1 s. A
-validator compiled once per schema gives the same verdict and raises the same
-`jsonschema.ValidationError`. Installed in grading processes only.
+- nbgrader's CheckCellMetadata (run twice per notebook) calls `jsonschema.validate()` for
+  every cell, which first re-validates the schema itself: ~0.25 s of a notebook's ~1 s. A
+  validator compiled once per schema gives the same verdict and raises the same
+  `jsonschema.ValidationError`.
+- nbgrader opens its gradebook about ten times per notebook, each time with a new
+  SQLAlchemy engine, so every query is compiled again each time. One engine per database
+  URL in the worker keeps SQLAlchemy's statement cache; each Gradebook still gets its own
+  session and connection, and closing it still returns them (the engine is disposed, its
+  cache kept).
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ from types import SimpleNamespace
 from typing import Any
 
 import jsonschema
+import nbgrader.api as nbgrader_api
 import nbgrader.nbgraderformat.common as nbgrader_format
+from sqlalchemy import Engine, create_engine
 
 
 @lru_cache(maxsize=8)
@@ -32,7 +39,18 @@ def _validate(instance: Any, schema: dict) -> None:  # noqa: ANN401 (any JSON va
         raise error
 
 
+_ENGINES: dict[tuple[str, str], Engine] = {}
+
+
+def _shared_engine(url: str, **kwargs: Any) -> Engine:  # noqa: ANN401 (create_engine's)
+    key = (str(url), repr(sorted(kwargs.items())))
+    if key not in _ENGINES:
+        _ENGINES[key] = create_engine(url, **kwargs)
+    return _ENGINES[key]
+
+
 def install() -> None:
-    """Point nbgrader's format module at the cached validate (idempotent)."""
+    """Point nbgrader at the cached validate and the shared engines (idempotent)."""
     if not isinstance(nbgrader_format.jsonschema, SimpleNamespace):
         nbgrader_format.jsonschema = SimpleNamespace(validate=_validate)
+    nbgrader_api.create_engine = _shared_engine

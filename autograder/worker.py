@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -19,7 +18,6 @@ from nbgrader.converters import Autograde, GenerateFeedback
 from sqlalchemy.exc import SAWarning
 
 from autograder import problems, speedups
-from autograder.limits import Limits
 from autograder.nbgrader_run import (
     NbgraderFailed,
     alembic_on_path,
@@ -28,33 +26,11 @@ from autograder.nbgrader_run import (
     run_converter,
 )
 from autograder.pipeline import grading_config
+from autograder.tasks import GradeResult, GradeTask
 
 log = logging.getLogger(__name__)
 
 MAX_NOTEBOOK_MB = 100
-
-
-@dataclass(frozen=True)
-class GradeTask:
-    course_root: str
-    courses: str
-    module: str
-    student: str
-    limits: Limits = Limits()
-    sandboxed: bool = True
-    feedback: bool = True
-
-
-@dataclass
-class GradeResult:
-    student: str
-    module: str
-    status: str  # graded | timed_out | failed (records.models.AttemptStatus values)
-    score: float = 0.0
-    max_score: float = 0.0
-    problems: list[str] = field(default_factory=list)
-    items: dict[str, tuple[float, float]] = field(default_factory=dict)  # grade id → (score, max)
-    seconds: float = 0.0
 
 
 def grade_one(task: GradeTask) -> GradeResult:
@@ -93,6 +69,18 @@ def grade_one(task: GradeTask) -> GradeResult:
     return result
 
 
+def warm_up(task: GradeTask) -> None:
+    """Boot this worker's first kernel for `task`'s module before any notebook needs it."""
+    from autograder.preprocessors import SandboxedExecute
+
+    base = nbgrader_config(Path(task.course_root), Path(task.courses))
+    source_dir = Path(task.course_root) / "source" / task.module
+    config = grading_config(base, task.module, source_dir, task.limits, task.sandboxed)
+    SandboxedExecute(config=config).kernel_pool().warm()
+    # While it boots: nbformat compiles its schema validator on first use (0.15 s).
+    nbformat.validate(nbformat.read(source_dir / f"{task.module}.ipynb", as_version=4))
+
+
 def check_submission(folder: Path, module: str) -> str | None:
     """Why this submission cannot be run at all, or None. Renames a lone misnamed notebook."""
     expected = folder / f"{module}.ipynb"
@@ -106,8 +94,10 @@ def check_submission(folder: Path, module: str) -> str | None:
     if size_mb > MAX_NOTEBOOK_MB:
         return f"文件过大（{size_mb:.0f} MB，上限 {MAX_NOTEBOOK_MB} MB）"
     try:
-        nb = nbformat.read(expected, as_version=4)
-        nbformat.validate(nb)
+        captured: dict[str, Exception] = {}  # validated once, inside read
+        nbformat.read(expected, as_version=4, capture_validation_error=captured)
+        if "ValidationError" in captured:
+            raise captured["ValidationError"]
     except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError and ValidationError too
         return f"不是有效的 Jupyter notebook 文件（{type(exc).__name__}）"
     except Exception as exc:  # noqa: BLE001 (nbformat raises assorted errors for junk)

@@ -47,11 +47,7 @@ def grade(
     run the same command again: only unfinished submissions are graded. Example:
     `safetrain grade rescue-fire --from 下载的提交.zip`.
     """
-    from autograder.batch import BatchOptions, grade_batch
-    from autograder.batch_report import item_analysis, trainee_rows, write_batch_sheet
-    from autograder.nbgrader_run import coursedir_for, nbgrader_config
-    from records import db
-    from records.curriculum import courses_dir
+    from autograder.batch import BatchOptions, grade_batch  # nbgrader loads after workers start
     from scripts.cli import instance
 
     inst = instance()
@@ -86,6 +82,11 @@ def grade(
     stdout.print(to_rich(summary, title=f"{module} 评分结果"))
     if not batch.found:
         stderr.print(f"[yellow]没有找到 {module} 的提交：用 --from 指定 zip、文件夹或 exchange。[/]")
+
+    from autograder.batch_report import item_analysis, trainee_rows, write_batch_sheet
+    from autograder.nbgrader_run import coursedir_for, nbgrader_config
+    from records import db
+    from records.curriculum import courses_dir
 
     courses = courses_dir()
     coursedir = coursedir_for(nbgrader_config(inst.course_dir, courses), module)

@@ -97,6 +97,11 @@ def hostile_batch(tmp_path_factory, samples):
         "    print('NETWORK-OPEN')",
         "except OSError as exc:",
         "    print('NETWORK-BLOCKED', type(exc).__name__)",
+        "try:",
+        "    import debugpy",
+        "    print('DEBUGGER-LOADED')",
+        "except ImportError:",
+        "    print('DEBUGGER-ABSENT')",
     ])
     first_test = next(c for c in right.cells if c.metadata.get("nbgrader", {}).get("grade"))
     edited = copy.deepcopy(blank)
@@ -212,6 +217,7 @@ def test_sandbox_blocks_writes_outside_and_the_network(hostile_batch):
     text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert text.count("ESCAPE-BLOCKED") == 4 and "ESCAPE-WROTE" not in text
     assert "NETWORK-BLOCKED" in text and "NETWORK-OPEN" not in text
+    assert "DEBUGGER-ABSENT" in text and "DEBUGGER-LOADED" not in text  # no debugpy inside
     assert not marker.exists()
     # The grader itself writes the gradebook and records; the trainee's append never lands.
     for path in victims.values():
@@ -373,7 +379,7 @@ def test_dask_executor_on_a_local_cluster(tmp_path, samples):
         from autograder import batch as batch_module
 
         original = batch_module.make_executor
-        batch_module.make_executor = lambda spec, workers: executor
+        batch_module.make_executor = lambda spec, workers, **_: executor
         try:
             result = grade_batch(inst, BatchOptions(module=MODULE, executor="dask://local",
                                                     limits=LIMITS, feedback=False))
@@ -407,3 +413,14 @@ def test_stock_grading_exports_to_records_with_the_plugin(tmp_path, samples):
                                    regrade=True))
     with db.open_session(inst.db_url) as session:
         assert session.scalar(select(func.count()).select_from(Attempt)) == 2
+
+
+def test_trusted_code_grades_without_the_sandbox(tmp_path, samples):
+    # --no-sandbox (an instructor checking their own notebooks): same scores, no bwrap.
+    inst = make_instance(tmp_path / "inst")
+    for student, kind in {"t1": "right", "t2": "wrong"}.items():
+        submit(inst, student, samples[kind])
+    result = grade_batch(inst, BatchOptions(module=MODULE, workers=1, limits=LIMITS,
+                                            sandboxed=False, feedback=False))
+    assert sorted((r.student, r.status, r.score) for r in result.results) == \
+        [("t1", "graded", FULL), ("t2", "graded", 25.0)]

@@ -20,7 +20,7 @@ from traitlets import Bool, Integer, Unicode
 
 from autograder import problems
 from autograder.limits import Limits
-from autograder.pool import pool_for
+from autograder.pool import KernelPool, pool_for
 from autograder.sandbox import SandboxKernelManager
 
 
@@ -56,10 +56,14 @@ class SandboxedExecute(Execute):
                       timeout_notebook=self.notebook_timeout, memory_mb=self.memory_mb,
                       output_kb=self.output_limit_kb, pids=self.pids)
 
+    def kernel_pool(self) -> KernelPool:
+        """This process's warm kernels for what this step is configured to run."""
+        return pool_for(self.limits(), _data_files(self.data_dir), self.sandboxed)
+
     def preprocess(self, nb: NotebookNode, resources: ResourcesDict | None = None,
                    km: SandboxKernelManager | None = None) -> tuple[NotebookNode, ResourcesDict]:
         notes = problems.CURRENT
-        pool = pool_for(self.limits(), _data_files(self.data_dir), self.sandboxed)
+        pool = self.kernel_pool()
         km = km or pool.take()
         self._deadline = time.monotonic() + self.notebook_timeout
         self._output_bytes = 0
