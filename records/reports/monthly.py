@@ -220,6 +220,10 @@ def _run_job(name: str, url: str, period: Period, end: dt.date, unit_code: str |
             if snapshot:
                 session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
                 session.execute(text(f"SET TRANSACTION SNAPSHOT '{snapshot}'"))
+            if session.get_bind().dialect.name == "postgresql":
+                # The jobs already use every core: PostgreSQL's own parallel workers for
+                # one query would only compete with them.
+                session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
             scope = resolve_scope(session, period=period, as_of=end, unit=unit_code)
             if name == "certificates":
                 assert statuses is not None
