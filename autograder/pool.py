@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from multiprocessing.util import Finalize
 from pathlib import Path
 
 from jupyter_core.utils import run_sync
@@ -51,8 +52,9 @@ class KernelPool:
 
     @staticmethod
     def discard(km: SandboxKernelManager) -> None:
-        """Kill a used kernel in the background: nothing waits on its shutdown."""
-        threading.Thread(target=km.kill, daemon=True).start()
+        """Kill a used kernel in the background: nothing waits on its shutdown (but the
+        process waits for these threads before it exits, so no sandbox is left behind)."""
+        threading.Thread(target=km.kill, name="kill-kernel").start()
 
     def close(self) -> None:
         for km in self._ready:
@@ -66,6 +68,8 @@ _POOLS: dict[tuple, KernelPool] = {}
 def pool_for(limits: Limits, data_files: list[Path], sandboxed: bool) -> KernelPool:
     """This process's pool for a module (worker processes keep theirs between tasks)."""
     key = (limits, tuple(sorted(map(str, data_files))), sandboxed)
+    if not _POOLS:  # worker processes end without atexit: multiprocessing's own exit hook
+        Finalize(None, close_all, exitpriority=10)
     if key not in _POOLS:
         _POOLS[key] = KernelPool(limits, data_files, sandboxed=sandboxed)
     return _POOLS[key]

@@ -26,6 +26,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,8 +147,16 @@ class Cgroup:
     def remove(self) -> None:
         self.kill_all()
         for path in self.dirs.values():
-            with contextlib.suppress(OSError):
-                path.rmdir()
+            # Killed tasks leave the group a moment after SIGKILL (the pids controller
+            # refuses rmdir until then): retry briefly rather than leave it behind.
+            for _ in range(40):
+                try:
+                    path.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.025)
 
 
 def cleanup_stale() -> int:

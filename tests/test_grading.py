@@ -415,6 +415,29 @@ def test_stock_grading_exports_to_records_with_the_plugin(tmp_path, samples):
         assert session.scalar(select(func.count()).select_from(Attempt)) == 2
 
 
+def _stale_traces() -> list[str]:
+    """Sandbox cgroups and run folders whose grader process has ended."""
+    found = []
+    for controller in ("memory", "pids"):
+        base = sandbox.cgroup_base(controller)
+        for path in base.glob("safetrain-*-*") if base else []:
+            if sandbox._pid_gone(path.name.split("-")[1]):
+                found.append(str(path))
+    if sandbox.RUN_ROOT.is_dir():
+        found += [str(d) for d in sandbox.RUN_ROOT.iterdir() if sandbox._owner_gone(d)]
+    return found
+
+
+def test_a_finished_batch_leaves_no_sandbox_behind(tmp_path, samples):
+    # The batch starts by clearing what killed graders left; after it, the used, the
+    # discarded and the still-warm kernels of its workers must all be gone too.
+    inst = make_instance(tmp_path / "inst")
+    for student in ("c1", "c2", "c3"):
+        submit(inst, student, samples["right"])
+    grade_batch(inst, BatchOptions(module=MODULE, workers=2, limits=LIMITS, feedback=False))
+    assert _stale_traces() == []
+
+
 def test_trusted_code_grades_without_the_sandbox(tmp_path, samples):
     # --no-sandbox (an instructor checking their own notebooks): same scores, no bwrap.
     inst = make_instance(tmp_path / "inst")
