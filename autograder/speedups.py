@@ -32,9 +32,16 @@ def _validator(schema_json: str) -> Any:  # noqa: ANN401 (a jsonschema Validator
     return cls(schema)
 
 
+_BY_IDENTITY: dict[int, tuple[dict, Any]] = {}  # nbgrader passes the same schema dict each time
+
+
 def _validate(instance: Any, schema: dict) -> None:  # noqa: ANN401 (any JSON value)
-    error = jsonschema.exceptions.best_match(
-        _validator(json.dumps(schema, sort_keys=True)).iter_errors(instance))
+    known = _BY_IDENTITY.get(id(schema))
+    if known is None or known[0] is not schema:  # the dict is kept, so its id is not reused
+        known = (schema, _validator(json.dumps(schema, sort_keys=True)))
+        if len(_BY_IDENTITY) < 32:
+            _BY_IDENTITY[id(schema)] = known
+    error = jsonschema.exceptions.best_match(known[1].iter_errors(instance))
     if error is not None:
         raise error
 
