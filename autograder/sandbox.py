@@ -174,8 +174,9 @@ def cleanup_stale() -> int:
             removed += not path.exists()
     if RUN_ROOT.is_dir():
         for run_dir in RUN_ROOT.iterdir():
-            kernel = run_dir / "kernel.json"
-            if not kernel.exists() or _owner_gone(run_dir):
+            # Only by owner: a live grader's kernel that is still starting has no
+            # kernel.json yet (this runs while the batch's own workers boot theirs).
+            if _owner_gone(run_dir):
                 shutil.rmtree(run_dir, ignore_errors=True)
     return removed
 
@@ -183,8 +184,11 @@ def cleanup_stale() -> int:
 def _owner_gone(run_dir: Path) -> bool:
     try:
         return _pid_gone((run_dir / "owner.pid").read_text())
-    except OSError:
-        return True
+    except OSError:  # no owner written: a folder being set up right now, or an old leftover
+        try:
+            return time.time() - run_dir.stat().st_mtime > 60
+        except OSError:
+            return True
 
 
 def _pid_gone(pid: str) -> bool:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import copy
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -447,3 +449,19 @@ def test_trusted_code_grades_without_the_sandbox(tmp_path, samples):
                                             sandboxed=False, feedback=False))
     assert sorted((r.student, r.status, r.score) for r in result.results) == \
         [("t1", "graded", FULL), ("t2", "graded", 25.0)]
+
+
+def test_stale_cleanup_spares_a_live_graders_kernel_that_is_still_starting():
+    # The batch cleans up after killed graders while its own workers boot their kernels.
+    sandbox.RUN_ROOT.mkdir(parents=True, exist_ok=True)
+    starting = Path(tempfile.mkdtemp(dir=sandbox.RUN_ROOT))  # no kernel.json yet
+    (starting / "owner.pid").write_text(str(os.getpid()))
+    unowned_new = Path(tempfile.mkdtemp(dir=sandbox.RUN_ROOT))  # owner.pid not written yet
+    dead = Path(tempfile.mkdtemp(dir=sandbox.RUN_ROOT))
+    (dead / "owner.pid").write_text("999999999")
+    try:
+        sandbox.cleanup_stale()
+        assert starting.exists() and unowned_new.exists() and not dead.exists()
+    finally:
+        for folder in (starting, unowned_new, dead):
+            shutil.rmtree(folder, ignore_errors=True)
