@@ -1,4 +1,4 @@
-"""The curriculum: which course modules exist, who must take them, and the pass marks.
+"""The curriculum: which course modules exist, who must take them, pass marks and attempt limits.
 
 `courses/curriculum.yml` is the single source of truth. `load_curriculum()` reads it and, when
 given the source folder, checks that every listed module has a notebook and every notebook is
@@ -52,6 +52,15 @@ class Module(_Strict):
     estimated_minutes: int = Field(gt=0, le=24 * 60)
     pass_mark: float = Field(ge=0, le=100, description="percent of the module's points")
     required_for: list[Role] = Field(default_factory=list)
+    # Unlimited retries with per-item feedback let a trainee enumerate any choice key.
+    max_attempts: int = Field(
+        default=3, ge=1, le=100, strict=True,
+        description="graded submissions allowed (administrators can grant more)",
+    )
+    cooldown_hours: float = Field(
+        default=24, ge=0, le=24 * 90, strict=True,
+        description="hours after a submission before the next one is graded; 0 = none",
+    )
 
     @field_validator("required_for")
     @classmethod
