@@ -1,7 +1,7 @@
 """All mapped classes; importing this module registers every table on Base.metadata."""
 
 from records.models.admin import AdminScope
-from records.models.attempt import Attempt, AttemptStatus
+from records.models.attempt import Attempt, AttemptGrant, AttemptStatus
 from records.models.base import Base
 from records.models.cert import Certificate
 from records.models.drill import (
@@ -21,7 +21,7 @@ from records.models.person import Person, Post
 from records.models.training import Attendance, TrainingAttendance, TrainingKind, TrainingSession
 
 __all__ = [
-    "ActionStatus", "AdminScope", "Attempt", "AttemptStatus", "Attendance", "Base",
+    "ActionStatus", "AdminScope", "Attempt", "AttemptGrant", "AttemptStatus", "Attendance", "Base",
     "Certificate", "Drill", "DrillAction", "DrillEvaluation", "DrillForm", "DrillParticipation",
     "DrillRole", "DrillScope", "DrillType", "OrgUnit", "PATH_SEP", "Person", "Post",
     "TrainingAttendance", "TrainingKind", "TrainingSession", "UnitLevel", "drill_unit",

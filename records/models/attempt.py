@@ -1,4 +1,4 @@
-"""Module attempts: one graded (or failed) submission of a course module by a trainee."""
+"""Module attempts: graded (or failed) submissions of a module, and extra attempts granted."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ import enum
 
 from sqlalchemy import (
     Boolean,
+    CheckConstraint,
     DateTime,
     Enum,
     Float,
     ForeignKey,
     Index,
+    Integer,
     String,
     Text,
     UniqueConstraint,
@@ -68,3 +70,25 @@ class Attempt(Timestamped, Base):
     @property
     def percent(self) -> float:
         return 100.0 * self.score / self.max_score if self.max_score else 0.0
+
+
+class AttemptGrant(Timestamped, Base):
+    """Extra attempts an administrator allowed one trainee on one module: a log, never edited.
+
+    Keyed by trainee id like `Attempt`, so a grant reaches submissions of a login that is
+    not (yet) in the roster too. The module's allowance is its `max_attempts` plus the sum.
+    """
+
+    __tablename__ = "attempt_grant"
+    __table_args__ = (
+        CheckConstraint("count > 0", name="count_positive"),
+        Index("ix_attempt_grant_trainee_id_module", "trainee_id", "module"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    trainee_id: Mapped[str] = mapped_column(String(64))
+    module: Mapped[str] = mapped_column(String(64))
+    count: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    granted_by: Mapped[str] = mapped_column(String(64))
+    granted_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
