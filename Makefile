@@ -3,8 +3,13 @@ PY := $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 STAMP := $(VENV)/.installed
 PG_DEFAULT := postgresql+psycopg://postgres@127.0.0.1:5432/test
+# Sandboxed kernels run as an unprivileged uid, which cannot read a Python under /root (mode
+# 0700): their environment is built from an interpreter every user can run.
+KERNEL_PY := $(firstword $(wildcard /usr/bin/python3.11 /usr/bin/python3) $(PY))
+KERNEL_VENV := .venv-kernel
+KERNEL_STAMP := $(KERNEL_VENV)/.installed
 
-.PHONY: demo test lint bench clean-instance sandbox docs chromium labextension
+.PHONY: demo test lint bench clean-instance sandbox kernel-env docs chromium labextension
 
 # The grader runs trainee code under bubblewrap; install it from Debian when missing (as root).
 sandbox:
@@ -31,12 +36,24 @@ $(STAMP): pyproject.toml setup.py jupyter_safetrain/labextension/package.json
 	$(VENV)/bin/python -m pip install --quiet -e ".[dev]"
 	@touch $(STAMP)
 
-demo: $(STAMP) sandbox chromium
+# The kernel environment: same versions as .venv (its freeze is the constraint), readable by all.
+$(KERNEL_STAMP): requirements-kernel.txt $(STAMP)
+	@test -x $(KERNEL_VENV)/bin/python || $(KERNEL_PY) -m venv $(KERNEL_VENV) || { \
+	  echo "error: cannot create $(KERNEL_VENV) with $(KERNEL_PY) (apt-get install python3-venv)"; exit 1; }
+	@echo '*' > $(KERNEL_VENV)/.gitignore
+	$(VENV)/bin/python -m pip freeze --exclude-editable | grep '==' > $(KERNEL_VENV)/constraints.txt
+	$(KERNEL_VENV)/bin/python -m pip install --quiet -r requirements-kernel.txt -c $(KERNEL_VENV)/constraints.txt
+	@chmod -R a+rX $(KERNEL_VENV)
+	@touch $(KERNEL_STAMP)
+
+kernel-env: $(KERNEL_STAMP)
+
+demo: $(STAMP) $(KERNEL_STAMP) sandbox chromium
 	$(VENV)/bin/safetrain demo
 
 # PostgreSQL tests use $$SAFETRAIN_TEST_PG_URL; when unset and a local server answers, the
 # default URL is used, so on these machines `make test` covers both databases.
-test: $(STAMP) sandbox chromium
+test: $(STAMP) $(KERNEL_STAMP) sandbox chromium
 	$(VENV)/bin/ruff check .
 	@if [ -z "$$SAFETRAIN_TEST_PG_URL" ] && command -v pg_isready >/dev/null \
 	    && pg_isready -q -h 127.0.0.1 -p 5432; then \
@@ -46,7 +63,7 @@ test: $(STAMP) sandbox chromium
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-bench: $(STAMP) sandbox
+bench: $(STAMP) $(KERNEL_STAMP) sandbox
 	$(VENV)/bin/python bench/roster_import.py
 	$(VENV)/bin/python bench/grade_batch.py
 	$(VENV)/bin/python bench/reports.py

@@ -2,6 +2,10 @@
 
 Both take picklable tasks and yield (task, result-or-exception) as they finish, so the batch
 does not care which is used. Workers keep warm kernel pools between tasks.
+
+Fail closed on every worker: a task marked `sandboxed` runs only after the worker has checked
+it can sandbox (`autograder.sandbox_host.require`); if it cannot, `run` raises
+`SandboxUnavailable` and the batch stops, rather than recording a failure per trainee.
 """
 
 from __future__ import annotations
@@ -17,10 +21,31 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from autograder.cgroups import SandboxUnavailable
+
 log = logging.getLogger(__name__)
 
 Task = Any
 Outcome = tuple[Task, Any]  # (task, result) or (task, BaseException)
+
+
+def _sandbox_limits(task: Task) -> Any:
+    """The limits a sandboxed task needs, or None when it runs unsandboxed (trusted code)."""
+    if not getattr(task, "sandboxed", False):
+        return None
+    from autograder.limits import Limits
+
+    return getattr(task, "limits", None) or Limits()
+
+
+def run_checked(fn: Callable[[Task], Any], task: Task) -> Any:
+    """`fn(task)` on a worker, which first proves it can sandbox a `sandboxed` task."""
+    limits = _sandbox_limits(task)
+    if limits is not None:
+        from autograder.sandbox_host import require
+
+        require(limits)
+    return fn(task)
 
 
 def _worker_init(warm: Callable[[], None] | None = None) -> None:
@@ -85,11 +110,15 @@ class LocalExecutor:
             pool.shutdown(wait=False, cancel_futures=True)
 
     def run(self, fn: Callable[[Task], Any], tasks: list[Task]) -> Iterator[Outcome]:
+        from autograder.sandbox_host import require
+
+        for limits in {_sandbox_limits(t) for t in tasks} - {None}:
+            require(limits)  # same machine as the workers: refuse before starting any
         pending = list(tasks)
         tries: dict[int, int] = {}
         while pending:
             pool = self._take_started() or self._pool()
-            futures: dict[Future, Task] = {pool.submit(fn, t): t for t in pending}
+            futures: dict[Future, Task] = {pool.submit(run_checked, fn, t): t for t in pending}
             pending = []
             broken = False
             try:
@@ -99,6 +128,9 @@ class LocalExecutor:
                         task = futures.pop(future)
                         try:
                             yield task, future.result()
+                        except SandboxUnavailable:
+                            broken = True  # stop now: do not wait for the other tasks
+                            raise
                         except BrokenProcessPool as exc:
                             broken = True
                             tries[id(task)] = tries.get(id(task), 0) + 1
@@ -135,12 +167,15 @@ class DaskExecutor:
     def run(self, fn: Callable[[Task], Any], tasks: list[Task]) -> Iterator[Outcome]:
         from distributed import as_completed
 
-        futures = {self.client.submit(fn, t, pure=False): t for t in tasks}
+        futures = {self.client.submit(run_checked, fn, t, pure=False): t for t in tasks}
         try:
             for future in as_completed(futures):
                 task = futures[future]
                 try:
                     yield task, future.result()
+                except SandboxUnavailable:
+                    self.client.cancel(list(futures))
+                    raise
                 except Exception as exc:  # noqa: BLE001 (reported per task)
                     yield task, exc
         finally:

@@ -16,3 +16,4 @@ class Limits:
     pids: int = 128  # processes and threads (needs a pids cgroup)
     file_mb: int = 50  # largest file the kernel may write
     tmp_mb: int = 64  # its private /tmp and working directory (tmpfs)
+    cpus: float = 1.0  # CPU quota (cgroup cpu controller): one core, however many threads

@@ -1,19 +1,25 @@
 """Run a Jupyter kernel for untrusted trainee code inside a sandbox.
 
-What the sandbox guarantees (when `bwrap` and cgroups are available, as `make` sets up):
-- Filesystem: the kernel sees only the OS (/usr, /etc), the Python installation and the
-  virtualenv, all read-only; a private, size-limited tmpfs as working directory and /tmp,
-  holding read-only copies of the module's data files; and its own run directory with the
-  kernel's connection file and sockets. The instance (gradebook, records database, other
-  trainees' submissions, course sources with solutions) is not visible at all.
+What the sandbox guarantees (when `make` has set up bwrap, the kernel environment and
+cgroups; otherwise it refuses to start, see `autograder.sandbox_host`):
+- Identity: bwrap itself runs as an unprivileged host uid (`SAFETRAIN_SANDBOX_UID`, default
+  64000) when the grader is root, so the sandbox user (65534 inside its user namespace) is
+  that uid on the host: it cannot read what other users cannot (/etc/shadow, /root), no
+  capabilities, no new privileges, no supplementary groups.
+- Filesystem: the kernel sees only the OS (/usr, /etc) and its interpreter's folders
+  (`.venv-kernel`), read-only, on a read-only root; a private, size-limited tmpfs as working
+  directory and /tmp, holding read-only copies of the module's data files; and its own run
+  directory (connection file and sockets) under /dev/shm, whose pages count against its
+  memory cgroup. The instance (gradebook, records, other trainees' submissions, course
+  sources with solutions) is not visible at all.
 - Network: a new, empty network namespace (no interfaces but a down loopback). The kernel
   talks to the grader over Unix sockets (ZeroMQ ipc transport) in its run directory.
-- Processes: a new PID namespace (it cannot see or signal the grader), unprivileged uid
-  65534 inside a user namespace, no new privileges, dies with the grader.
-- Resources: a memory cgroup (`memory_mb`), a pids cgroup (`pids`, stops fork bombs),
-  RLIMIT_FSIZE (`file_mb`), and a size on the tmpfs. Killing the sandbox kills every process
-  in it (PID namespace init dies → the kernel reaps the namespace).
-Without bwrap the grader refuses to run untrusted code unless told `allow_unsandboxed`.
+- Processes: a new PID namespace (it cannot see or signal the grader), dies with the grader.
+- Resources: memory (`memory_mb`), pids (`pids`, stops fork bombs) and cpu (`cpus`, a CFS
+  quota) cgroups, RLIMIT_FSIZE (`file_mb`), a size on the tmpfs. Killing the sandbox kills
+  every process in it (PID namespace init dies, the kernel reaps the namespace).
+Fail closed: a missing bwrap, controller or runnable kernel interpreter raises
+`SandboxUnavailable`; only `sandboxed=False` (`--no-sandbox`, trusted code) runs without.
 """
 
 from __future__ import annotations
@@ -22,168 +28,58 @@ import contextlib
 import logging
 import os
 import shutil
-import signal
+import stat
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
 
+from autograder import sandbox_host
+from autograder.cgroups import (  # noqa: F401 (the sandbox's public names)
+    Cgroup,
+    SandboxUnavailable,
+    cgroup_base,
+    cleanup_stale_cgroups,
+    pid_gone,
+)
 from autograder.limits import Limits
+from autograder.sandbox_host import SANDBOX_UID, require  # noqa: F401
 
 log = logging.getLogger(__name__)
 
-SANDBOX_UID = 65534
 WORKDIR = "/home/trainee"
-RUN_ROOT = Path(tempfile.gettempdir()) / "safetrain-kernels"
-_CGROUP_ROOT = Path("/sys/fs/cgroup")
+# Capped storage: tmpfs pages are charged to the writer's memory cgroup (the sandbox's).
+RUN_ROOT = Path("/dev/shm/safetrain-kernels")
+_LEGACY_RUN_ROOT = Path(tempfile.gettempdir()) / "safetrain-kernels"  # before /dev/shm
+_pid_gone = pid_gone
 
 
 def bwrap_path() -> str | None:
-    return shutil.which("bwrap")
-
-
-# ---------------------------------------------------------------- cgroups (v1 and v2)
-
-
-def _own_cgroup(controller: str) -> str:
-    """This process's cgroup path for a v1 controller ('' for v2's unified entry)."""
-    for line in Path("/proc/self/cgroup").read_text().splitlines():
-        _, controllers, path = line.split(":", 2)
-        if controller in controllers.split(",") or (controller == "" and controllers == ""):
-            return path
-    return "/"
-
-
-def cgroup_base(controller: str) -> Path | None:
-    """A writable directory where a child cgroup with `controller` can be made, or None."""
-    unified = _CGROUP_ROOT / "cgroup.controllers"
-    if unified.exists():  # pure cgroup v2
-        base = _CGROUP_ROOT / _own_cgroup("").lstrip("/")
-        enabled = (base / "cgroup.subtree_control")
-        if enabled.exists() and controller in enabled.read_text().split() and os.access(base, os.W_OK):
-            return base
-        return None
-    base = _CGROUP_ROOT / controller / _own_cgroup(controller).lstrip("/")
-    return base if base.is_dir() and os.access(base, os.W_OK) else None
-
-
-@dataclass
-class Cgroup:
-    """The cgroups of one sandbox; `procs` files get the sandbox's first process."""
-
-    dirs: dict[str, Path] = field(default_factory=dict)
-
-    @classmethod
-    def create(cls, name: str, limits: Limits) -> Cgroup:
-        group = cls()
-        for controller, settings in (
-            ("memory", _memory_settings(limits)),
-            ("pids", {"pids.max": str(limits.pids)}),
-        ):
-            base = cgroup_base(controller)
-            if base is None:
-                continue
-            path = base / name  # with cgroup v2 both controllers share this directory
-            try:
-                path.mkdir(exist_ok=True)
-                for key, value in settings.items():
-                    target = path / key
-                    if target.exists():
-                        target.write_text(value)
-            except OSError as exc:
-                log.warning("cannot set up %s cgroup %s: %s", controller, path, exc)
-                continue
-            group.dirs[controller] = path
-        return group
-
-    @property
-    def procs_files(self) -> list[str]:
-        return sorted({str(p / "cgroup.procs") for p in self.dirs.values()})
-
-    @property
-    def limits_pids(self) -> bool:
-        return "pids" in self.dirs
-
-    def memory_exceeded(self) -> bool:
-        """Whether the OOM killer acted in this sandbox (v1 memory.oom_control, v2 memory.events)."""
-        path = self.dirs.get("memory")
-        if path is None:
-            return False
-        for name in ("memory.oom_control", "memory.events"):
-            with contextlib.suppress(OSError, ValueError):
-                for line in (path / name).read_text().splitlines():
-                    key, value = line.split()
-                    if key in ("oom_kill", "oom") and int(value) > 0:
-                        return True
-        return False
-
-    def pids_exhausted(self) -> bool:
-        path = self.dirs.get("pids")
-        if path is None:
-            return False
-        with contextlib.suppress(OSError, ValueError):
-            events = (path / "pids.events").read_text().split()
-            return len(events) == 2 and int(events[1]) > 0
-        return False
-
-    def kill_all(self) -> None:
-        for path in self.dirs.values():
-            for _ in range(50):
-                try:
-                    pids = [int(p) for p in (path / "cgroup.procs").read_text().split()]
-                except OSError:
-                    break
-                if not pids:
-                    break
-                for pid in pids:
-                    with contextlib.suppress(ProcessLookupError, PermissionError):
-                        os.kill(pid, signal.SIGKILL)
-
-    def remove(self) -> None:
-        self.kill_all()
-        for path in self.dirs.values():
-            # Killed tasks leave the group a moment after SIGKILL (the pids controller
-            # refuses rmdir until then): retry briefly rather than leave it behind.
-            for _ in range(40):
-                try:
-                    path.rmdir()
-                    break
-                except FileNotFoundError:
-                    break
-                except OSError:
-                    time.sleep(0.025)
+    return sandbox_host.bwrap_path()
 
 
 def cleanup_stale() -> int:
     """Remove cgroups and run folders left by a grader that was killed (kill -9)."""
-    removed = 0
-    for controller in ("memory", "pids"):
-        base = cgroup_base(controller)
-        if base is None:
+    removed = cleanup_stale_cgroups()
+    for root in (RUN_ROOT, _LEGACY_RUN_ROOT):
+        if not root.is_dir():
             continue
-        for path in base.glob("safetrain-*-*"):
-            if not _pid_gone(path.name.split("-")[1]):
-                continue  # another grader, still running
-            stale = Cgroup({controller: path})
-            stale.remove()
-            removed += not path.exists()
-    if RUN_ROOT.is_dir():
-        for run_dir in RUN_ROOT.iterdir():
+        for run_dir in root.iterdir():
             # Only by owner: a live grader's kernel that is still starting has no
             # kernel.json yet (this runs while the batch's own workers boot theirs).
-            if _owner_gone(run_dir):
-                shutil.rmtree(run_dir, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                if run_dir.lstat().st_uid == os.geteuid() and _owner_gone(run_dir):
+                    shutil.rmtree(run_dir, ignore_errors=True)
     return removed
 
 
 def _owner_gone(run_dir: Path) -> bool:
     try:
-        return _pid_gone((run_dir / "owner.pid").read_text())
+        return pid_gone((run_dir / "owner.pid").read_text())
     except OSError:  # no owner written: a folder being set up right now, or an old leftover
         try:
             return time.time() - run_dir.stat().st_mtime > 60
@@ -191,70 +87,53 @@ def _owner_gone(run_dir: Path) -> bool:
             return True
 
 
-def _pid_gone(pid: str) -> bool:
-    try:
-        os.kill(int(pid), 0)
-    except (OSError, ValueError):
-        return True
-    return False
-
-
-def _memory_settings(limits: Limits) -> dict[str, str]:
-    limit = str(limits.memory_mb * 1024 * 1024)
-    # v1 names, then v2 names; only the files that exist are written.
-    return {"memory.limit_in_bytes": limit, "memory.memsw.limit_in_bytes": limit,
-            "memory.max": limit, "memory.swap.max": "0"}
+def run_root() -> Path:
+    """RUN_ROOT, created sticky and world-writable like /tmp; refused if someone else owns it
+    (its owner could swap our folders for links while root writes into them)."""
+    with contextlib.suppress(FileExistsError):
+        RUN_ROOT.mkdir(parents=True)
+        os.chmod(RUN_ROOT, 0o1777)
+    info = RUN_ROOT.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid not in (0, os.geteuid()):
+        raise SandboxUnavailable(
+            f"内核运行目录 {RUN_ROOT} 不是本用户或 root 所有的目录，不能安全使用：请删除它后重试。"
+            f" {RUN_ROOT} is not a directory owned by root or this user.")
+    return RUN_ROOT
 
 
 # ---------------------------------------------------------------- the bwrap command
 
 
-def _ro_system_args(tmp_bytes: int) -> list[str]:
-    """The OS, then a fresh /tmp, then the Python installation and virtualenv (which may
-    live under /tmp themselves, so they are bound after the tmpfs that would hide them)."""
-    args: list[str] = []
-    for top in ("/usr", "/etc"):
-        args += ["--ro-bind", top, top]
-    for top in ("/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32"):
-        path = Path(top)
-        if path.is_symlink():
-            args += ["--symlink", os.readlink(path), top]
-        elif path.is_dir():
-            args += ["--ro-bind", top, top]
-    args += ["--size", str(tmp_bytes), "--tmpfs", "/tmp"]
-    seen: set[str] = set()
-    for prefix in (sys.base_prefix, sys.prefix, sys.exec_prefix):
-        real = os.path.realpath(prefix)
-        for path in {prefix, real}:
-            if path not in seen and not path.startswith(("/usr/", "/etc/")) and path != "/usr":
-                seen.add(path)
-                args += ["--ro-bind", path, path]
-    return args
-
-
-def sandbox_argv(kernel_argv: list[str], run_dir: Path, data_files: list[Path],
-                 limits: Limits, cgroup: Cgroup, bwrap: str) -> list[str]:
-    """The full command: join cgroups, set rlimits, then bwrap the kernel."""
+def sandbox_argv(kernel_argv: list[str], run_dir: Path, data: list[tuple[str, str]],
+                 limits: Limits, cgroup: Cgroup, bwrap: str, uid: int | None = None,
+                 python: str = sys.executable) -> list[str]:
+    """The full command: join cgroups and set rlimits (as the grader), then drop to `uid`
+    and become bwrap, which runs the kernel. `data` is (host file, name in the workdir)."""
+    tmp_bytes = str(limits.tmp_mb * 1024 * 1024)
     # Interrupts travel as control messages (see start()), so the kernel can have its own
     # session; the PID namespace already keeps its signals from reaching the grader.
     bw = [bwrap, "--die-with-parent", "--new-session", "--unshare-all",
           "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
           "--cap-drop", "ALL", "--hostname", "sandbox",
-          *_ro_system_args(limits.tmp_mb * 1024 * 1024),
+          *sandbox_host.system_mounts(python, limits.tmp_mb * 1024 * 1024),
           "--proc", "/proc", "--dev", "/dev",
-          "--size", str(limits.tmp_mb * 1024 * 1024), "--tmpfs", WORKDIR,
+          "--size", tmp_bytes, "--tmpfs", WORKDIR,
           "--bind", str(run_dir), str(run_dir)]
-    for data in data_files:
-        bw += ["--ro-bind", str(data), f"{WORKDIR}/{data.name}"]
+    for source, name in data:
+        bw += ["--ro-bind", source, f"{WORKDIR}/{name}"]
+    # bwrap's own root and /dev are unsized tmpfs: read-only, so the only writable places
+    # are the sized tmpfs above and the run directory.
+    bw += ["--remount-ro", "/dev", "--remount-ro", "/"]
     # ipykernel would take its namespace init (pid 1) for a dead parent; bwrap watches instead.
     bw += ["--chdir", WORKDIR, "--setenv", "HOME", WORKDIR, "--unsetenv", "JPY_PARENT_PID",
            "--", *kernel_argv]
-    # sh: put this process into the cgroups and set rlimits, then become bwrap.
+    # sh: put this process into the cgroups and set rlimits, then become bwrap (as `uid`).
     script = ('for f in "$@"; do [ "$f" = -- ] && break; echo $$ > "$f"; done; '
               'while [ "$1" != -- ]; do shift; done; shift; '
               f"ulimit -f {limits.file_mb * 1024}; ulimit -c 0; "
               f"ulimit -n 256; exec \"$@\"")
-    return ["/bin/sh", "-c", script, "sandbox", *cgroup.procs_files, "--", *bw]
+    return ["/bin/sh", "-c", script, "sandbox", *cgroup.procs_files, "--",
+            *sandbox_host.privilege_drop(uid), *bw]
 
 
 # ipykernel loads debugpy at start (a quarter of the kernel's start-up CPU) for a debugger
@@ -272,10 +151,10 @@ def without_debugger(argv: list[str]) -> list[str]:
     return argv
 
 
-def clean_env() -> dict[str, str]:
+def clean_env(python: str = sys.executable) -> dict[str, str]:
     """No secrets (database URLs, tokens) reach trainee code."""
     return {
-        "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+        "PATH": f"{Path(python).parent}:/usr/local/bin:/usr/bin:/bin",
         "LANG": "C.UTF-8",
         "LC_ALL": "C.UTF-8",
         "HOME": WORKDIR,
@@ -286,11 +165,25 @@ def clean_env() -> dict[str, str]:
     }
 
 
+def reachable_by(uid: int, path: Path) -> bool:
+    """Whether `uid` (group `uid`, no other groups) can read `path` and reach it."""
+    target = Path(os.path.realpath(path))
+    for part in [*reversed(target.parents), target]:
+        info = part.stat()
+        shift = 6 if info.st_uid == uid else 3 if info.st_gid == uid else 0
+        need = 4 if part == target else 1
+        if not (info.st_mode >> shift) & need:
+            return False
+    return True
+
+
 # ---------------------------------------------------------------- kernel manager
 
 
 class SandboxKernelManager(AsyncKernelManager):
-    """A kernel manager whose kernel runs in the sandbox above; `kill()` is immediate."""
+    """A kernel manager whose kernel runs in the sandbox above; `kill()` is immediate.
+
+    Sandboxed, it refuses to exist (SandboxUnavailable) where the sandbox cannot be built."""
 
     def __init__(self, limits: Limits, data_files: list[Path] | None = None,
                  sandboxed: bool = True, **kwargs: object) -> None:
@@ -298,24 +191,56 @@ class SandboxKernelManager(AsyncKernelManager):
         self.limits = limits
         self.data_files = [p.resolve() for p in data_files or []]
         self.sandboxed = sandboxed
+        self.bwrap, self.host_uid, self.python = "", None, sys.executable
+        if sandboxed:
+            self.bwrap, self.host_uid, self.python = sandbox_host.require_launcher()
         self.sandbox_id = uuid.uuid4().hex[:12]
-        RUN_ROOT.mkdir(parents=True, exist_ok=True)
-        self.run_dir = Path(tempfile.mkdtemp(prefix=f"{self.sandbox_id}-", dir=RUN_ROOT))
+        self.run_dir = Path(tempfile.mkdtemp(prefix=f"{self.sandbox_id}-", dir=run_root()))
         self.cgroup = Cgroup()
         self.transport = "ipc"
         self.ip = str(self.run_dir / "ipc")
         self.connection_file = str(self.run_dir / "kernel.json")
         (self.run_dir / "owner.pid").write_text(str(os.getpid()))
+        self.data: list[tuple[str, str]] = []
         if sandboxed:
-            os.chmod(self.run_dir, 0o777)  # uid 65534 inside creates its sockets here
-            self.cgroup = Cgroup.create(f"safetrain-{os.getpid()}-{self.sandbox_id}", limits)
+            try:
+                self._prepare_run_dir()
+                self.cgroup = Cgroup.create(f"safetrain-{os.getpid()}-{self.sandbox_id}", limits)
+            except BaseException:
+                shutil.rmtree(self.run_dir, ignore_errors=True)
+                raise
+
+    def _prepare_run_dir(self) -> None:
+        """The sandbox uid creates its sockets here (group-writable, sticky: it cannot remove
+        or replace the grader's files), and reads data files it could not reach where they are."""
+        uid = self.host_uid
+        if uid is not None:
+            os.chown(self.run_dir, -1, uid)
+            os.chmod(self.run_dir, 0o1770)
+        copies = self.run_dir / "data"
+        for source in self.data_files:
+            if uid is None or reachable_by(uid, source):
+                self.data.append((str(source), source.name))
+                continue
+            copies.mkdir(mode=0o755, exist_ok=True)
+            shutil.copyfile(source, copies / source.name)
+            os.chmod(copies / source.name, 0o444)
+            self.data.append((str(copies / source.name), source.name))
+
+    def write_connection_file(self, **kwargs: object) -> None:
+        super().write_connection_file(**kwargs)
+        if self.sandboxed and self.host_uid is not None:  # written 0600: the kernel reads it
+            os.chown(self.connection_file, -1, self.host_uid)
+            os.chmod(self.connection_file, 0o640)
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         argv = without_debugger(super().format_kernel_cmd(extra_arguments))
-        bwrap = bwrap_path()
-        if not self.sandboxed or bwrap is None:
+        if not self.sandboxed:
             return argv
-        return sandbox_argv(argv, self.run_dir, self.data_files, self.limits, self.cgroup, bwrap)
+        if argv and os.path.realpath(argv[0]) == os.path.realpath(sys.executable):
+            argv = [self.python, *argv[1:]]  # the kernel environment, not the grader's
+        return sandbox_argv(argv, self.run_dir, self.data, self.limits, self.cgroup,
+                            self.bwrap, self.host_uid, self.python)
 
     async def start(self) -> None:
         """Launch now; the kernel boots in the background until a client waits for it."""
@@ -331,7 +256,7 @@ class SandboxKernelManager(AsyncKernelManager):
             cwd = str(work)
         # Unsandboxed (trusted code only) the kernel inherits the environment, less our own
         # settings; jupyter_client needs a dict either way.
-        env = clean_env() if self.sandboxed else {
+        env = clean_env(self.python) if self.sandboxed else {
             k: v for k, v in os.environ.items() if not k.startswith("SAFETRAIN_")}
         await self.start_kernel(env=env, cwd=cwd,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
