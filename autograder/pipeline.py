@@ -4,10 +4,10 @@ Sanitize (stock order, plus one step):
     ClearOutput → DeduplicateIds → OverwriteKernelspec → **RestoreDeletedCells** →
     OverwriteCells → CheckCellMetadata
 Autograde (stock order, Execute swapped for its sandboxed subclass):
-    **SandboxedExecute** → IgnorePattern → ClearMetadataPreprocessor → LimitOutput →
+    **LockstepExecute** (sandbox + judge) → IgnorePattern → ClearMetadataPreprocessor → LimitOutput →
     SaveAutoGrades → AssignLatePenalties → CheckCellMetadata
-Feedback (stock GenerateFeedback, plus one step first):
-    **HideHiddenTests** → GetGrades → CSSHTMLHeaderPreprocessor
+Feedback (stock GenerateFeedback, plus one step first and one last):
+    **HideHiddenTests** → GetGrades → CSSHTMLHeaderPreprocessor → **ReleaseItemFeedback**
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ from nbgrader.preprocessors import Execute, OverwriteCells
 from traitlets.config import Config
 
 from autograder.limits import Limits
-from autograder.preprocessors import HideHiddenTests, RestoreDeletedCells, SandboxedExecute
+from autograder.preprocessors import HideHiddenTests, LockstepExecute, RestoreDeletedCells
+from autograder.preprocessors.feedback_release import ReleaseItemFeedback
+from autograder.preprocessors.inert_outputs import InertOutputs
 
 
 def _stock(converter: type, trait: str) -> list:
@@ -45,7 +47,7 @@ def grading_config(base: Config, module: str, source_dir: Path, limits: Limits,
     config.Autograde.sanitize_preprocessors = _inserted_before(
         _stock(Autograde, "sanitize_preprocessors"), OverwriteCells, RestoreDeletedCells)
     config.Autograde.autograde_preprocessors = _replaced(
-        _stock(Autograde, "autograde_preprocessors"), Execute, SandboxedExecute)
+        _stock(Autograde, "autograde_preprocessors"), Execute, LockstepExecute)
     config.Autograde.create_student = True
     # The batch's ledger decides what needs grading; nbgrader must not skip a resubmission
     # (or a half-finished run) because an autograded folder already exists.
@@ -62,6 +64,10 @@ def grading_config(base: Config, module: str, source_dir: Path, limits: Limits,
     config.SandboxedExecute.output_limit_kb = limits.output_kb
     config.SandboxedExecute.sandboxed = sandboxed
     config.SandboxedExecute.data_dir = str(source_dir)
+    config.LockstepExecute.source_notebook = str(source_dir / f"{module}.ipynb")
     config.GenerateFeedback.preprocessors = [HideHiddenTests,
-                                             *_stock(GenerateFeedback, "preprocessors")]
+                                             *_stock(GenerateFeedback, "preprocessors"),
+                                             ReleaseItemFeedback]
+    config.Autograde.autograde_preprocessors.insert(1, InertOutputs)  # right after execution
+    config.GenerateFeedback.preprocessors.insert(0, InertOutputs)  # also for older autograded
     return config

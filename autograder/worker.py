@@ -61,6 +61,8 @@ def grade_one(task: GradeTask) -> GradeResult:
         result.status = "timed_out" if notes.timed_out else "graded"
         result.problems = list(notes.problems)
         if task.feedback:
+            config.ReleaseItemFeedback.pass_mark = task.pass_mark  # per-item results: see
+            config.ReleaseItemFeedback.attempts_left = task.attempts_left  # feedback_release
             try:
                 run_converter(GenerateFeedback, coursedir, config, demote=True)
             except NbgraderFailed as exc:
@@ -71,8 +73,10 @@ def grade_one(task: GradeTask) -> GradeResult:
 
 def warm_up(task: GradeTask) -> None:
     """Boot this worker's first kernel for `task`'s module before any notebook needs it."""
+    from autograder.judge import template
     from autograder.preprocessors import SandboxedExecute
 
+    template()  # the judges' template starts first: it imports while the kernel boots
     base = nbgrader_config(Path(task.course_root), Path(task.courses))
     source_dir = Path(task.course_root) / "source" / task.module
     config = grading_config(base, task.module, source_dir, task.limits, task.sandboxed)
