@@ -30,7 +30,7 @@ _LIMIT_FILES = {"memory": ("memory.limit_in_bytes", "memory.max"), "pids": ("pid
 class SandboxUnavailable(SafeTrainError):
     """Trainee code cannot be sandboxed here; the message names what is missing and the fix."""
 
-    exit_code = 4
+    exit_code = 5  # (4 is AccessDenied)
 
 
 def _own_cgroup(controller: str) -> str:
