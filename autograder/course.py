@@ -167,6 +167,10 @@ def write_local_config(course_root: Path, courses: Path) -> Path:
         "c = get_config()  # noqa: F821\n"
         f"load_subconfig({str((courses / NBGRADER_CONFIG).resolve())!r})  # noqa: F821\n"
         f"c.CourseDirectory.root = {str(course_root.resolve())!r}\n"
+        "# Formgrader and feedback pages: trainee output and markdown are shown as text, never\n"
+        "# as live HTML or script (also for notebooks autograded before this setting).\n"
+        "c.HTMLExporter.sanitize_html = True\n"
+        "c.HTMLExporter.preprocessors = ['autograder.preprocessors.InertOutputs']\n"
     )
     if not path.exists() or path.read_text() != text:
         path.write_text(text)

@@ -8,8 +8,12 @@ the instance's release/ folder (single-user installs, where the instance is loca
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
+import json
 import logging
+import os
+import re
 import shutil
 from pathlib import Path
 
@@ -18,24 +22,89 @@ from nbgrader.auth import Authenticator
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.exchange import ExchangeError, ExchangeFactory
 from nbgrader.utils import parse_utc
-from traitlets.config import Config, PyFileConfigLoader
+from traitlets.config import Config
 
-from autograder.nbgrader_run import nbgrader_config
+from records.curriculum import courses_dir
 from records.errors import NotFound, SafeTrainError
 from records.instance import Instance
 
 log = logging.getLogger(__name__)
 NBGRADER_CONFIG = "nbgrader_config.py"
+NBGRADER_CONFIG_JSON = "nbgrader_config.json"
+# What the panel reads of nbgrader's settings; nothing else can change what it does.
+SETTINGS = {("CourseDirectory", "course_id"), ("CourseDirectory", "ignore"), ("Exchange", "root"),
+            ("Exchange", "cache"), ("Exchange", "path_includes_course")}
+COURSE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 DEFAULT_EXCHANGE = "/srv/nbgrader/exchange"  # nbgrader's own default
 
 
+def _literal_settings(text: str) -> dict[tuple[str, str], object]:
+    """`c.Section.name = <literal>` statements of an nbgrader_config.py, found by parsing it."""
+    found: dict[tuple[str, str], object] = {}
+    for node in ast.parse(text).body:
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1):
+            continue
+        target = node.targets[0]
+        if (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Attribute)
+                and isinstance(target.value.value, ast.Name) and target.value.value.id == "c"):
+            try:
+                found[(target.value.attr, target.attr)] = ast.literal_eval(node.value)
+            except ValueError:  # not a literal: an expression we will not evaluate
+                continue
+    return found
+
+
+def _valid(key: tuple[str, str], value: object) -> bool:
+    if key == ("CourseDirectory", "course_id"):
+        return isinstance(value, str) and bool(COURSE_ID.match(value))
+    if key in (("Exchange", "root"), ("Exchange", "cache")):
+        return isinstance(value, str) and Path(value).is_absolute()
+    if key == ("Exchange", "path_includes_course"):
+        return isinstance(value, bool)
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)  # ignore
+
+
+def read_settings(path: Path) -> Config:
+    """The few nbgrader settings the panel uses (SETTINGS), read from an nbgrader_config.py
+    or .json without running it; anything else in the file is left alone."""
+    config = Config()
+    try:
+        text = path.read_text(encoding="utf-8")
+        found = (_literal_settings(text) if path.suffix == ".py" else
+                 {(section, name): value for section, values in json.loads(text).items()
+                  if isinstance(values, dict) for name, value in values.items()})
+    except (OSError, SyntaxError, ValueError, AttributeError) as exc:
+        log.warning("nbgrader settings in %s not read: %s", path, exc)
+        return config
+    for key, value in found.items():
+        if key not in SETTINGS:
+            continue
+        if _valid(key, value):
+            config[key[0]][key[1]] = value
+        else:
+            log.warning("nbgrader setting %s.%s in %s ignored: %r", *key, path, value)
+    return config
+
+
 def trainee_config(instance: Instance, root_dir: Path) -> Config:
-    """The course's nbgrader settings, overlaid with the trainee's own nbgrader_config.py files
-    (Jupyter config path, then the notebook folder), as nbgrader's assignment list loads them."""
-    config = nbgrader_config(instance.course_dir)
-    for folder in [*reversed(jupyter_config_path()), str(root_dir)]:
-        if (Path(folder) / NBGRADER_CONFIG).is_file():
-            config.merge(PyFileConfigLoader(NBGRADER_CONFIG, path=folder).load_config())
+    """The course's nbgrader settings, overlaid with those on the Jupyter config path, as
+    nbgrader's assignment list finds them; never executed (`read_settings`).
+
+    Files inside the notebook folder are skipped: the trainee, their kernel and the Jupyter
+    contents API can write there. `instance` is unused: its course folder's config file only
+    points back at the course's (`autograder.course.write_local_config`).
+    """
+    del instance
+    root = Path(os.path.realpath(root_dir))
+    config = Config()
+    folders = [courses_dir(), *(Path(p) for p in reversed(jupyter_config_path()))]
+    for folder in folders:
+        for name in (NBGRADER_CONFIG, NBGRADER_CONFIG_JSON):
+            path = Path(os.path.realpath(folder / name))
+            if path.is_relative_to(root):
+                log.warning("%s is inside the notebook folder: not read", folder / name)
+            elif path.is_file():
+                config.merge(read_settings(path))
     return config
 
 
