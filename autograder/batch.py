@@ -19,7 +19,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from autograder import submissions, tasks
+from autograder import exchange_intake, submissions, tasks
 from autograder.executors import DaskExecutor, LocalExecutor, make_executor
 from autograder.limits import Limits
 from autograder.tasks import GradeResult, GradeTask
@@ -111,13 +111,17 @@ def _grade(instance: Instance, options: BatchOptions, executor: LocalExecutor | 
     sandbox.cleanup_stale()
 
     submitted = Path(coursedir.root) / coursedir.submitted_directory
+    refused: dict[str, str] = {}  # intake refusals: {trainee: reason}, not graded
     if options.source == "exchange":
-        _collect_from_exchange(config, options.module)
+        refused = exchange_intake.from_exchange(config, submitted, options.module).refused
     elif options.source:
-        submissions.collect(options.source, submitted, options.module)
-    found = submissions.discover(submitted, options.module, options.students)
+        refused = submissions.collect(options.source, submitted, options.module).refused
+    found = submissions.discover(submitted, options.module, options.students, refused)
 
     batch = BatchResult(options.module, found=len(found))
+    batch.results += [GradeResult(s, options.module, "failed", problems=[reason])
+                      for s, reason in sorted(refused.items())
+                      if not options.students or s in options.students]
     with db.open_session(instance.db_url) as session:
         done = graded_hashes(session, options.module)
         known = set(people_by_trainee_id(session, [s.student for s in found]))
@@ -134,6 +138,8 @@ def _grade(instance: Instance, options: BatchOptions, executor: LocalExecutor | 
         todo.append(sub)
     if progress:
         progress(0, len(todo), None)
+        for refusal in batch.results:  # intake refusals, said before grading starts
+            progress(0, len(todo), refusal)
     if not todo:
         return batch
 
@@ -203,16 +209,3 @@ def _prepare_gradebook(db_url: str, course_id: str, students: list[str]) -> None
         for student in students:
             gb.update_or_create_student(student)
 
-
-def _collect_from_exchange(config: object, module: str) -> None:
-    """nbgrader's own ExchangeCollect: inbound → submitted/, latest per student."""
-    from nbgrader.auth import Authenticator
-    from nbgrader.coursedir import CourseDirectory
-    from nbgrader.exchange.default.collect import ExchangeCollect
-
-    coursedir = CourseDirectory(config=config)
-    coursedir.assignment_id = module
-    collector = ExchangeCollect(coursedir=coursedir, authenticator=Authenticator(config=config),
-                                config=config)
-    collector.update = True
-    collector.start()
