@@ -147,6 +147,8 @@ class Encoder:
 
     def _array(self, values: Any, depth: int, pd: Any, np: Any) -> dict:
         """A Series' or Index's values, by dtype."""
+        if isinstance(values, pd.arrays.NumpyExtensionArray):
+            values = values.to_numpy()
         dtype = values.dtype
         if isinstance(dtype, pd.StringDtype):
             items = [None if (x is pd.NA or (isinstance(x, float) and math.isnan(x))) else str(x)

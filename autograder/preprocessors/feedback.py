@@ -2,7 +2,8 @@
 
 Stock feedback shows the autograded notebook, whose test cells were restored with their
 hidden tests, and tracebacks that quote the failing hidden line. This step removes the
-hidden regions and replaces tracebacks in graded cells with the error's last line.
+hidden regions, drops everything but errors from graded cells, and replaces tracebacks with
+the error's last line.
 """
 
 from __future__ import annotations
@@ -20,7 +21,10 @@ class HideHiddenTests(NbGraderPreprocessor):
             if cell.cell_type != "code" or not is_grade(cell):
                 continue
             clear.preprocess_cell(cell, resources, index)
-            for output in cell.get("outputs", []):
+            # Only the verdict: printed text in a test cell may be what a trainee's function
+            # produced on hidden inputs (replayed by the judge).
+            cell.outputs = [o for o in cell.get("outputs", []) if o.output_type == "error"]
+            for output in cell.outputs:
                 if output.output_type == "error":
                     summary = f"{output.ename}: {output.evalue}" if output.evalue else output.ename
                     if output.ename == "AssertionError" and not output.evalue:
