@@ -18,7 +18,7 @@ from autograder.batch import BatchOptions, grade_batch
 from autograder.limits import Limits
 from autograder.samples import sample_notebooks
 from tests import test_grading
-from tests.test_grading import needs_sandbox, submit
+from tests.test_grading import needs_sandbox
 
 pytestmark = needs_sandbox
 LIMITS = Limits(timeout_cell=5, timeout_notebook=25, memory_mb=256, output_kb=64, pids=48)
