@@ -306,3 +306,88 @@ def test_api_me_executes_no_config_file_a_trainee_can_write(tmp_path):
                                    login="zhangsan", method="POST")
     assert me["name"] == "张三" and status == 200
     assert not marker.exists()
+
+
+# --------------------------------------------------------------------------- end to end
+
+
+def test_graded_batch_from_a_hostile_folder(tmp_path):
+    """`grade --from DIR`: a notebook linked to the source and a linked secret are refused;
+    the honest trainee's live outputs and markdown reach neither formgrader nor feedback."""
+    from autograder import sandbox_host
+    from autograder.batch import BatchOptions, grade_batch
+    from autograder.cgroups import SandboxUnavailable
+    from autograder.course import release
+    from autograder.limits import Limits
+    from autograder.samples import sample_notebooks
+    from records import db
+    from records.instance import Instance
+    from records.models import Attempt
+
+    limits = Limits(timeout_cell=10, timeout_notebook=60, memory_mb=256, output_kb=256, pids=48)
+    try:
+        sandbox_host.require(limits)
+    except SandboxUnavailable as exc:
+        require(False, f"the sandbox cannot run here: {exc}")
+    module = "rescue-fire"
+    inst = Instance.from_env(tmp_path / "inst")
+    inst.create_dirs()
+    engine = db.make_engine(inst.db_url)
+    db.upgrade(engine)
+    engine.dispose()
+    release(inst, [module])
+    secret = inst.home / "secret.key"
+    secret.write_bytes(b"SECRET-0123456789")
+
+    right = sample_notebooks(module)["right"]
+    honest = copy.deepcopy(right)
+    first = next(i for i, c in enumerate(honest.cells)
+                 if c.metadata.get("nbgrader", {}).get("solution"))
+    honest.cells.insert(first, new_markdown_cell(f"学员的笔记 {PAYLOADS}"))
+    honest.cells.insert(first, new_code_cell("\n".join([
+        "from IPython.display import HTML, SVG, Javascript, Markdown, display",
+        f"display(HTML({IMG + SCRIPT!r}))",
+        "display(Javascript(\"document.title='PWNED-js'\"))",
+        f"display(SVG({SVG!r}))",
+        f"display(Markdown({PAYLOADS!r}))",
+    ])))
+    src = tmp_path / "from"
+    for student in ("honest", "linked", "leaky"):
+        (src / student / module).mkdir(parents=True)
+    nbformat.write(honest, src / "honest" / module / f"{module}.ipynb")
+    (src / "linked" / module / f"{module}.ipynb").symlink_to(
+        inst.course_dir / "source" / module / f"{module}.ipynb")
+    nbformat.write(right, src / "leaky" / module / f"{module}.ipynb")
+    (src / "leaky" / module / "notes.txt").symlink_to(secret)
+
+    batch = grade_batch(inst, BatchOptions(module=module, source=str(src), workers=1,
+                                           limits=limits))
+    results = {r.student: r for r in batch.results}
+    for student in ("linked", "leaky"):
+        assert results[student].status == "failed"
+        assert "符号链接" in results[student].problems[0]
+    assert results["honest"].status == "graded"
+    assert results["honest"].score == results["honest"].max_score > 0
+    with db.open_session(inst.db_url) as session:
+        from sqlalchemy import select
+
+        assert set(session.scalars(select(Attempt.trainee_id))) == {"honest"}
+    stored = b"".join(p.read_bytes() for p in inst.course_dir.rglob("*")
+                      if p.is_file() and not p.is_symlink())
+    assert b"SECRET-0123456789" not in stored
+    assert not (inst.course_dir / "autograded" / "linked").exists()
+
+    autograded = inst.course_dir / "autograded" / "honest" / module / f"{module}.ipynb"
+    nb = nbformat.read(autograded, as_version=4)
+    mimes = {m for c in nb.cells if c.cell_type == "code" for o in c.outputs
+             for m in o.get("data", {})}
+    assert mimes <= {"text/plain", "image/png", "image/jpeg", "image/gif"}, mimes
+    shown = next(c for c in nb.cells if "display(HTML(" in c.source)
+    assert [set(o.data) for o in shown.outputs] == [{"text/plain"}] * 4  # it ran; text only
+    notes = next(c for c in nb.cells if "学员的笔记" in c.source)
+    assert notes.source.startswith("```")
+    feedback = inst.course_dir / "feedback" / "honest" / module / f"{module}.html"
+    html = feedback.read_text(encoding="utf-8")
+    assert live(html) == [] and "PWNED" in html  # there, but only as text
+    course_config = PyFileConfigLoader("nbgrader_config.py", path=str(inst.course_dir)).load_config()
+    assert live(formgrader_html(autograded, course_config)) == []
