@@ -260,6 +260,7 @@ def _make_shell() -> Any:
     config.HistoryManager.enabled = False
     shell = JudgeShell.instance(config=config)
     shell.displayhook = RecordingDisplayHook(shell=shell, cache_size=0)
+    shell.display_trap.hook = shell.displayhook  # what sys.displayhook becomes while a cell runs
     return shell
 
 
