@@ -41,8 +41,11 @@ class KernelPool:
     def take(self) -> SandboxKernelManager:
         """A launched kernel (maybe still booting: the client waits for it to be ready)."""
         km = self._ready.pop(0) if self._ready else self._launch()
-        while len(self._ready) < self.ahead:
-            self._ready.append(self._launch())
+        try:
+            self.warm()
+        except BaseException:  # e.g. SandboxUnavailable: no kernel left running unowned
+            km.kill()
+            raise
         return km
 
     def warm(self) -> None:
