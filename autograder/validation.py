@@ -7,6 +7,7 @@ and how stock nbgrader scores the solution, a blank copy and the known wrong ans
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import re
 import tempfile
@@ -57,6 +58,11 @@ SECRET_MARKERS = (
 # Solution lines too common to count as a leak when they also appear in the released text.
 _TRIVIAL_LINE = re.compile(r"^(pass|else:|try:|finally:|break|continue|return( \w+)?)$")
 _ITEM_VARIABLE = re.compile(r"\bq\d+\b")  # the answer variables of AUTHORING.md: q01 ...
+# Internal reference files ("000_a1b67ece0c887c49.txt", "seed 003"): trainees, feedback and the
+# batch sheet's 依据 column must see a document's title instead.
+INTERNAL_NAME = re.compile(
+    r"\d{3}_[0-9a-f]{16}(?:\.txt)?|(?<![a-z])seed[\s_-]*\d{3}", re.IGNORECASE
+)
 
 
 CHECK_LABELS = {
@@ -66,6 +72,8 @@ CHECK_LABELS = {
     "items": f"至少 {MIN_ITEMS} 个计分项",
     "cites": "测试单元格标注依据",
     "hidden": "测试含隐藏部分",
+    "names": "不含内部文件名",
+    "reads": "测试读取的学员变量已声明",
     "release": "生成发布版",
     "leaks": "发布版不泄露答案",
     "solution": "参考答案得满分",
@@ -172,7 +180,37 @@ def check_notebook(nb: NotebookNode) -> list[Check]:
             else "每个测试都有隐藏部分 / every test has hidden tests",
         )
     )
+    checks.append(check_internal_names(nb))
+    checks.append(check_test_reads(nb))
     return checks
+
+
+def check_test_reads(nb: NotebookNode) -> Check:
+    """The grader-side contract: tests read only declared trainee names (test_contract)."""
+    from autograder.test_contract import check_contract
+
+    found = check_contract(nb)
+    if not found:
+        return Check("reads", True, "测试只读取已声明的学员变量 / tests read declared names only")
+    shown = "; ".join(f"{p.grade_id}: {p.message}" for p in found[:3])
+    return Check("reads", False, shown + (f"（另有 {len(found) - 3} 处）" if len(found) > 3 else ""))
+
+
+def check_internal_names(nb: NotebookNode) -> Check:
+    """No cell text or cell metadata (safetrain.cites) names an internal reference file."""
+    found = []
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "?")
+        for text in (cell.source, json.dumps(cell.metadata, ensure_ascii=False)):
+            found += [(m.group(0), grade_id) for m in INTERNAL_NAME.finditer(text)]
+    if not found:
+        return Check("names", True, "未发现内部文件名 / no internal file names")
+    shown = "; ".join(f"{name!r}（{gid}）" for name, gid in found[:3])
+    return Check(
+        "names",
+        False,
+        f"请改用文件标题引用，见 ../shared/seeds/README.md / cite by title instead: {shown}",
+    )
 
 
 def _cites(cell: NotebookNode) -> bool:
@@ -303,7 +341,8 @@ def _validate_one(
     )
     notify(progress, module, "检查 notebook / checking the notebook")
     path = courses / SOURCE_DIR / module / f"{module}.ipynb"
-    later = ["grade_ids", "items", "cites", "hidden", "release", "leaks", "solution", "blank"]
+    checked = ["grade_ids", "items", "cites", "hidden", "names"]
+    later = [*checked, "release", "leaks", "solution", "blank"]
     try:
         source_nb = nbformat.read(path, as_version=4)
     except FileNotFoundError:
