@@ -4,10 +4,18 @@ Resumable by construction: the ledger is the records database. A submission coun
 only when its attempt row is committed (one transaction per submission), so after a crash
 or `kill -9` the same command grades exactly the submissions without an attempt; a second
 run with nothing new grades nothing; a changed resubmission has a new hash and is graded.
+
+Attempt limits (curriculum `max_attempts`, `cooldown_hours`; see `records.attempts`): a new
+submission beyond the trainee's allowance, or made while the cooldown after their previous
+submission runs, is not graded and not recorded; the batch reports it per trainee, and a
+later run grades it once the cooldown is over (or a grant allows it). Regrading a recorded
+submission uses no attempt. A submission without a time (no timestamp.txt: placed into
+submitted/ by an administrator; `--from` and the exchange always give one) has no cooldown.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import os
@@ -24,7 +32,14 @@ from autograder.executors import DaskExecutor, LocalExecutor, make_executor
 from autograder.limits import Limits
 from autograder.tasks import GradeResult, GradeTask
 from records import db
-from records.attempts import AttemptFacts, graded_hashes, people_by_trainee_id, record_attempt
+from records.attempts import (
+    Allowance,
+    AttemptFacts,
+    allowances,
+    graded_hashes,
+    people_by_trainee_id,
+    record_attempt,
+)
 from records.curriculum import Module, courses_dir, load_curriculum
 from records.instance import Instance
 from records.models import AttemptStatus
@@ -43,6 +58,10 @@ class BatchOptions:
     students: list[str] | None = None
     sandboxed: bool = True
     feedback: bool = True
+    now: dt.datetime | None = None  # the clock for limits and records (tests, replays)
+
+    def clock(self) -> dt.datetime:
+        return self.now or dt.datetime.now(dt.UTC)
 
 
 @dataclass
@@ -54,6 +73,9 @@ class BatchResult:
     unknown: set[str] = field(default_factory=set)  # not in the roster
     resubmitted: set[str] = field(default_factory=set)
     retry_later: set[str] = field(default_factory=set)  # grader-side failures, not recorded
+    # Not graded, not recorded, said why in Chinese: {trainee: reason}
+    over_limit: dict[str, str] = field(default_factory=dict)  # no attempts left
+    cooling_down: dict[str, str] = field(default_factory=dict)  # graded by a later run
 
     def count(self, status: str) -> int:
         return sum(1 for r in self.results if r.status == status)
@@ -114,6 +136,7 @@ def _grade(instance: Instance, options: BatchOptions, executor: LocalExecutor | 
     refused: dict[str, str] = {}  # intake refusals: {trainee: reason}, not graded
     if options.source == "exchange":
         refused = exchange_intake.from_exchange(config, submitted, options.module).refused
+        _stamp_untimed(submitted, options.module, options.clock())
     elif options.source:
         refused = submissions.collect(options.source, submitted, options.module).refused
     found = submissions.discover(submitted, options.module, options.students, refused)
@@ -125,12 +148,21 @@ def _grade(instance: Instance, options: BatchOptions, executor: LocalExecutor | 
     with db.open_session(instance.db_url) as session:
         done = graded_hashes(session, options.module)
         known = set(people_by_trainee_id(session, [s.student for s in found]))
-    todo = []
+        limits = allowances(session, module, [s.student for s in found])
+    now = options.clock()
+    todo, left_after = [], {}
     for sub in found:
         previous = done.get(sub.student, set())
-        if sub.sha256 in previous and not options.regrade:
-            batch.skipped += 1
-            continue
+        allowance = limits[sub.student]
+        if sub.sha256 in previous:
+            if not options.regrade:
+                batch.skipped += 1
+                continue
+            left_after[sub.student] = allowance.left  # a regrade uses no attempt
+        else:
+            if _refused(batch, sub, allowance, now):
+                continue
+            left_after[sub.student] = allowance.left - 1
         if previous and sub.sha256 not in previous:
             batch.resubmitted.add(sub.student)
         if sub.student not in known:
@@ -145,15 +177,45 @@ def _grade(instance: Instance, options: BatchOptions, executor: LocalExecutor | 
 
     _prepare_gradebook(coursedir.db_url, coursedir.course_id, [s.student for s in todo])
     to_grade = {s.student: GradeTask(str(course_root), str(courses), options.module, s.student,
-                                  options.limits, options.sandboxed, options.feedback)
-             for s in todo}
-    by_student = {s.student: s for s in todo}
+                                     options.limits, options.sandboxed, options.feedback,
+                                     module.pass_mark, left_after[s.student])
+                for s in todo}
+    by_student = {s.student: _clamped(s, limits[s.student], done, now) for s in todo}
     engine = db.make_engine(instance.db_url)  # one for the batch; a transaction per attempt
     try:
         _run(executor, to_grade, by_student, engine, options, module, batch, progress)
     finally:
         engine.dispose()
     return batch
+
+
+def _refused(batch: BatchResult, sub: submissions.Submission, allowance: Allowance,
+             now: dt.datetime) -> bool:
+    """Record in `batch` why a new submission is not graded now; False if it may be."""
+    reason = allowance.refusal(now, cooldown=sub.submitted_at is not None)
+    if reason is None:
+        return False
+    target = batch.over_limit if allowance.left <= 0 else batch.cooling_down
+    target[sub.student] = reason
+    log.info("%s: %s", sub.student, reason)
+    return True
+
+
+def _clamped(sub: submissions.Submission, allowance: Allowance, done: dict[str, set[str]],
+             now: dt.datetime) -> submissions.Submission:
+    """The submission with a time the cooldown can rely on.
+
+    timestamp.txt comes from the trainee's side (nbgrader exchange): a time in the future
+    becomes now, and a new attempt's time is no earlier than the previous attempt's grading
+    (else a backdated time would shorten the next cooldown).
+    """
+    when = sub.submitted_at
+    if when is None:
+        return sub
+    when = min(when, now)
+    if sub.sha256 not in done.get(sub.student, set()) and allowance.last_graded is not None:
+        when = max(when, allowance.last_graded)
+    return dataclasses.replace(sub, submitted_at=when)
 
 
 def _run(executor: LocalExecutor | DaskExecutor, to_grade: dict[str, GradeTask],
@@ -170,7 +232,7 @@ def _run(executor: LocalExecutor | DaskExecutor, to_grade: dict[str, GradeTask],
                     module_version=module.version, submission_sha256=sub.sha256,
                     score=result.score, max_score=result.max_score, pass_mark=module.pass_mark,
                     status=AttemptStatus(result.status), problems=result.problems,
-                    submitted_at=sub.submitted_at, graded_at=dt.datetime.now(dt.UTC)))
+                    submitted_at=sub.submitted_at, graded_at=options.clock()))
         else:  # the grader failed, not the trainee: leave it for the next run
             log.error("grading %s failed: %s", task.student, outcome)
             batch.retry_later.add(task.student)
@@ -209,3 +271,12 @@ def _prepare_gradebook(db_url: str, course_id: str, students: list[str]) -> None
         for student in students:
             gb.update_or_create_student(student)
 
+
+def _stamp_untimed(submitted: Path, module: str, now: dt.datetime) -> None:
+    """An exchange submission without timestamp.txt gets the collection time (a trainee
+    could leave it out to escape the cooldown, which skips untimed submissions)."""
+    for folder in submitted.glob(f"*/{module}"):
+        if folder.is_dir() and not (folder / "timestamp.txt").exists():
+            # nbgrader's own format, as submissions.collect writes it
+            (folder / "timestamp.txt").write_text(
+                now.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f UTC"))

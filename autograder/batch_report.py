@@ -1,7 +1,8 @@
 """The trainer's batch sheet: one row per trainee, and item analysis (which items nobody got).
 
-Scores come from records (latest attempt per trainee) and per-item results from nbgrader's
-gradebook, so the sheet covers every trainee of the module, not only this run's.
+Scores come from records (latest attempt per trainee, with attempts used and left) and
+per-item results from nbgrader's gradebook, so the sheet covers every trainee of the module,
+not only this run's.
 """
 
 from __future__ import annotations
@@ -17,16 +18,20 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from autograder.nbgrader_run import alembic_on_path
+from records.attempts import allowances
+from records.curriculum import Module
 from records.models import Attempt, OrgUnit, Person, Post
 
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 BAD_FILL = PatternFill("solid", fgColor="F8CBAD")
 
 
-def trainee_rows(session: Session, module: str) -> pd.DataFrame:
-    """Latest attempt of each trainee for `module`, with name and current unit."""
+def trainee_rows(session: Session, module: Module) -> pd.DataFrame:
+    """Latest attempt of each trainee for `module`, with name, current unit, attempts."""
+    limits = allowances(session, module)
+    module_id = module.id
     latest = (select(Attempt.trainee_id, func.max(Attempt.graded_at).label("at"))
-              .where(Attempt.module == module).group_by(Attempt.trainee_id).subquery())
+              .where(Attempt.module == module_id).group_by(Attempt.trainee_id).subquery())
     units = (select(Post.person_id, func.min(OrgUnit.path).label("unit"))
              .join(OrgUnit, OrgUnit.id == Post.unit_id).where(Post.end_date.is_(None))
              .group_by(Post.person_id).subquery())
@@ -36,7 +41,7 @@ def trainee_rows(session: Session, module: str) -> pd.DataFrame:
             .join(latest, (latest.c.trainee_id == Attempt.trainee_id) & (latest.c.at == Attempt.graded_at))
             .outerjoin(Person, Person.id == Attempt.person_id)
             .outerjoin(units, units.c.person_id == Attempt.person_id)
-            .where(Attempt.module == module)
+            .where(Attempt.module == module_id)
             .order_by(units.c.unit, Attempt.trainee_id))
     rows = session.execute(stmt).all()
     df = pd.DataFrame(rows, columns=["账号", "姓名", "单位", "得分", "满分", "通过", "状态", "问题",
@@ -45,7 +50,10 @@ def trainee_rows(session: Session, module: str) -> pd.DataFrame:
     df["通过"] = df["通过"].map({True: "是", False: "否"})
     df["状态"] = df["状态"].map(lambda s: s.label if s is not None else "")
     df["提交时间"] = df["提交时间"].map(lambda t: t.strftime("%Y-%m-%d %H:%M") if t else "")
-    return df[["账号", "姓名", "单位", "得分", "满分", "得分率", "通过", "状态", "问题", "提交时间"]]
+    df["已用次数"] = df["账号"].map(lambda t: limits[t].used).astype(int)
+    df["剩余次数"] = df["账号"].map(lambda t: limits[t].left).astype(int)
+    return df[["账号", "姓名", "单位", "得分", "满分", "得分率", "通过", "已用次数", "剩余次数",
+               "状态", "问题", "提交时间"]]
 
 
 def item_analysis(db_url: str, course_id: str, module: str, source_notebook: Path) -> pd.DataFrame:
@@ -78,7 +86,7 @@ def write_batch_sheet(path: Path, trainees: pd.DataFrame, items: pd.DataFrame, t
     path.parent.mkdir(parents=True, exist_ok=True)
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
         for sheet, df, widths, percent_col, fail_rule in (
-            ("成绩", trainees, [14, 10, 36, 8, 8, 9, 6, 14, 50, 17], "F", ("G", '"否"')),
+            ("成绩", trainees, [14, 10, 36, 8, 8, 9, 6, 9, 9, 14, 50, 17], "F", ("G", '"否"')),
             ("题目分析", items, [10, 40, 6, 9, 9, 9], "F", ("F", 0.5)),
         ):
             df.to_excel(writer, sheet_name=sheet, index=False, startrow=1)

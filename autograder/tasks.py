@@ -21,6 +21,9 @@ class GradeTask:
     limits: Limits = Limits()
     sandboxed: bool = True
     feedback: bool = True
+    pass_mark: float = 100.0  # percent: whether this attempt passed decides the feedback
+    # Attempts the trainee has left after this one; None = no limit known (stock feedback).
+    attempts_left: int | None = None
 
 
 @dataclass

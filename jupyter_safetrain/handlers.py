@@ -33,6 +33,7 @@ from records.access import (
     trainee_status,
     viewer_for,
 )
+from records.attempts import trainee_allowances
 from records.errors import NotFound, SafeTrainError
 from records.models import OrgUnit
 from records.people import find_person
@@ -155,10 +156,26 @@ class TraineeHandler(SafeTrainHandler):
             config = nbgrader_files.trainee_config(self.st.instance, root)
             pending = nbgrader_files.pending_submissions(config, self.st.instance,
                                                          person.trainee_id)
-            return trainee_status(session, self.st.curriculum, person, as_of=day,
-                                  submitted=pending)
+            status = trainee_status(session, self.st.curriculum, person, as_of=day,
+                                    submitted=pending)
+            return with_attempts(dataclasses.asdict(status), trainee_allowances(
+                session, self.st.curriculum, person.trainee_id), dt.datetime.now(dt.UTC))
 
         self.send_json(await self.run(answer))
+
+
+def with_attempts(status: dict[str, Any], limits: dict[str, Any],
+                  now: dt.datetime) -> dict[str, Any]:
+    """Each module of a 我的培训 answer with attempts used, allowed and left, and when the
+    next submission can be graded if the cooldown is still running (else None)."""
+    for module in status["modules"]:
+        limit = limits.get(module["id"])
+        if limit is None:
+            continue
+        due = limit.next_at if limit.left and limit.next_at and limit.next_at > now else None
+        module.update(attempts_used=limit.used, attempts_allowed=limit.allowed,
+                      attempts_left=limit.left, next_attempt_at=due)
+    return status
 
 
 class OpenModuleHandler(SafeTrainHandler):

@@ -20,6 +20,7 @@ from records.errors import ImportRowsError, SafeTrainError
 from records.instance import Instance
 from records.models import UnitLevel
 from scripts.admin_cli import admin_app
+from scripts.attempts_cli import attempts_app
 from scripts.cert_cli import cert_app
 from scripts.course_cli import course_app
 from scripts.drill_cli import drill_app
@@ -49,6 +50,7 @@ app.add_typer(drill_app, name="drill")
 app.add_typer(cert_app, name="cert")
 app.add_typer(report_app, name="report")
 app.add_typer(admin_app, name="admin")
+app.add_typer(attempts_app, name="attempts")
 
 _state: dict[str, Instance] = {}
 

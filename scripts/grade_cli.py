@@ -78,20 +78,27 @@ def grade(
         ("花名册中没有的账号 unknown student", len(batch.unknown)),
         ("重新提交 resubmitted", len(batch.resubmitted)),
         ("未变、跳过 unchanged, skipped", batch.skipped),
+        ("次数已用完、不评分 no attempts left", len(batch.over_limit)),
+        ("间隔未到、以后再评 cooldown", len(batch.cooling_down)),
     ], columns=["结果", "份数"])
     stdout.print(to_rich(summary, title=f"{module} 评分结果"))
+    refused = {**batch.over_limit, **batch.cooling_down}
+    if refused:
+        stdout.print(to_rich(pd.DataFrame(sorted(refused.items()), columns=["账号", "未评分原因"]),
+                             title="未评分的提交 not graded"))
     if not batch.found:
         stderr.print(f"[yellow]没有找到 {module} 的提交：用 --from 指定 zip、文件夹或 exchange。[/]")
 
     from autograder.batch_report import item_analysis, trainee_rows, write_batch_sheet
     from autograder.nbgrader_run import coursedir_for, nbgrader_config
     from records import db
-    from records.curriculum import courses_dir
+    from records.curriculum import courses_dir, load_curriculum
 
     courses = courses_dir()
     coursedir = coursedir_for(nbgrader_config(inst.course_dir, courses), module)
+    entry = load_curriculum(courses / "curriculum.yml").module(module)
     with db.open_session(inst.db_url) as session:
-        trainees = trainee_rows(session, module)
+        trainees = trainee_rows(session, entry)
     items = item_analysis(coursedir.db_url, coursedir.course_id, module,
                           inst.course_dir / "source" / module / f"{module}.ipynb")
     sheet = write_batch_sheet(inst.reports_dir / f"grades-{module}-{dt.date.today():%Y%m%d}.xlsx",

@@ -89,6 +89,10 @@ export interface ModuleStatus {
   last_graded: string | null;
   submitted_at: string | null;
   counts: boolean;
+  attempts_used?: number;
+  attempts_allowed?: number;
+  attempts_left?: number;
+  next_attempt_at?: string | null;
 }
 
 export interface TraineeStatus {

@@ -121,12 +121,28 @@ export class MyTrainingPanel extends Widget {
         `${num(m.pass_mark)}%`,
         h('span', { class: `st-badge st-module-${m.status}`, 'data-st': `module-${m.id}` }, m.status_label),
         best,
-        String(m.attempts),
+        this.attempts(m),
         m.last_graded || '—',
         button
       ];
     });
-    return table([t('模块'), t('及格线'), t('状态'), t('最好成绩'), t('提交次数'), t('最近评分'), ''], rows, t('没有记录'));
+    return table([t('模块'), t('及格线'), t('状态'), t('最好成绩'), t('已用 / 剩余次数'), t('最近评分'), ''], rows, t('没有记录'));
+  }
+
+  // Attempts used and left; while the cooldown runs, when the next submission is graded.
+  private attempts(m: ModuleStatus): HTMLElement {
+    const t = (x: string, v?: Record<string, string | number>) => this.i18n.t(x, v);
+    if (m.attempts_left === undefined) {
+      return h('span', {}, String(m.attempts));
+    }
+    const cell = h('span', { 'data-st': `attempts-${m.id}` }, `${m.attempts_used} / ${m.attempts_left}`);
+    if (m.next_attempt_at) {
+      const when = new Date(m.next_attempt_at).toLocaleString();
+      cell.appendChild(h('div', { class: 'st-muted' }, t('下次提交在 {when} 之后才评分', { when })));
+    } else if (m.attempts_left === 0 && m.status !== 'passed') {
+      cell.appendChild(h('div', { class: 'st-error' }, t('次数已用完，请联系管理员')));
+    }
+    return cell;
   }
 
   private async open(module: string): Promise<void> {
