@@ -250,19 +250,24 @@ def _open_zip(source: Path) -> zipfile.ZipFile:
     """The archive, once its central directory is known to be small enough to parse."""
     try:
         handle = source.open("rb")
+    except OSError as exc:
+        raise InputFileError(f"{source.name} 无法读取（{exc}）。") from exc
+    try:
         end = zipfile._EndRecData(handle)  # type: ignore[attr-defined]  # stdlib's EOCD reader
         if end is None:
             raise zipfile.BadZipFile("找不到 zip 目录")
         if (end[zipfile._ECD_ENTRIES_TOTAL] > MAX_ZIP_ENTRIES  # type: ignore[attr-defined]
                 or end[zipfile._ECD_SIZE] > MAX_ZIP_DIRECTORY):  # type: ignore[attr-defined]
-            handle.close()
             raise InputFileError(f"{source.name} 中的条目超过 {MAX_ZIP_ENTRIES} 个，拒绝处理。")
         archive = zipfile.ZipFile(handle)
+        if len(archive.infolist()) > MAX_ZIP_ENTRIES:
+            raise InputFileError(f"{source.name} 中的条目超过 {MAX_ZIP_ENTRIES} 个，拒绝处理。")
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        handle.close()
         raise InputFileError(f"{source.name} 不是有效的 zip 文件（{exc}）。") from exc
-    if len(archive.infolist()) > MAX_ZIP_ENTRIES:
-        archive.close()
-        raise InputFileError(f"{source.name} 中的条目超过 {MAX_ZIP_ENTRIES} 个，拒绝处理。")
+    except InputFileError:
+        handle.close()
+        raise
     return archive
 
 
@@ -326,9 +331,12 @@ def from_zip(source: Path, submitted: Path, module: str) -> Intake:
                 intake.refuse(student, f"{student} 的提交超过 {MAX_FILES} 个文件")
                 continue
             try:
-                files = {name: _read_member(archive, info, budget) for name, info in members.items()}
-                if sum(len(d) for d in files.values()) > MAX_SUBMISSION_BYTES:
-                    raise Refused(f"{student} 的提交合计超过 {MAX_SUBMISSION_BYTES // 1024**2} MB")
+                files, total = {}, 0
+                for name, info in members.items():
+                    files[name] = _read_member(archive, info, budget)
+                    total += len(files[name])
+                    if total > MAX_SUBMISSION_BYTES:
+                        raise Refused(f"{student} 的提交合计超过 {MAX_SUBMISSION_BYTES // 1024**2} MB")
             except Refused as exc:
                 intake.refuse(student, str(exc))
                 continue

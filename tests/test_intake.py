@@ -363,3 +363,18 @@ def test_exchange_refuses_a_submission_not_owned_by_the_trainee(exchange, instan
 def test_intake_report_counts(instance):
     intake = Intake(placed=["a"], unchanged=["b", "c"], refused={"d": "x"})
     assert len(intake) == 3
+
+
+def test_not_a_zip_and_an_oversized_submission(instance, monkeypatch):
+    broken = instance["tmp"] / "broken.zip"
+    broken.write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(InputFileError, match="不是有效的 zip"):
+        collect(str(broken), instance["submitted"], MODULE)
+    monkeypatch.setattr(submissions, "MAX_SUBMISSION_BYTES", 150_000)
+    archive = _zip(instance["tmp"] / "big.zip", [
+        (f"alice/{MODULE}/{MODULE}.ipynb", HONEST),
+        (f"mallory/{MODULE}/a.bin", os.urandom(100_000)),
+        (f"mallory/{MODULE}/b.bin", os.urandom(100_000)),
+    ])
+    intake = from_zip(archive, instance["submitted"], MODULE)
+    assert intake.placed == ["alice"] and "合计超过" in intake.refused["mallory"]
