@@ -391,3 +391,11 @@ def test_graded_batch_from_a_hostile_folder(tmp_path):
     assert live(html) == [] and "PWNED" in html  # there, but only as text
     course_config = PyFileConfigLoader("nbgrader_config.py", path=str(inst.course_dir)).load_config()
     assert live(formgrader_html(autograded, course_config)) == []
+
+
+def test_the_step_turns_on_the_html_exporters_sanitiser():
+    exporter = HTMLExporter()
+    assert exporter.sanitize_html is False  # nbconvert's default, as feedback had it
+    exporter.register_preprocessor(InertOutputs, enabled=True)
+    _, resources = exporter.from_notebook_node(new_notebook())
+    assert resources["should_sanitize_html"] is True
