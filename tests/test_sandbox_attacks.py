@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import os
 import queue
+import shutil
 import socket
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -344,6 +346,24 @@ def test_no_bubblewrap_no_kernel_and_no_grading(monkeypatch):
     # --no-sandbox (trusted code) still gets a kernel manager
     trusted = SandboxKernelManager(LIMITS, sandboxed=False, kernel_name="python3")
     trusted.kill()
+
+
+def test_a_kernel_interpreter_the_sandbox_uid_cannot_read_is_refused(monkeypatch):
+    if os.geteuid() != 0:
+        pytest.skip("only a root grader drops to another uid")
+    _need_sandbox()
+    kernel_env = Path(sandbox_host.kernel_python()).parent.parent
+    private = Path(tempfile.mkdtemp(prefix="safetrain-test-"))  # mode 0700, like /root
+    try:
+        (private / "env").symlink_to(kernel_env)
+        monkeypatch.setenv("SAFETRAIN_KERNEL_PYTHON", str(private / "env" / "bin" / "python"))
+        with pytest.raises(SandboxUnavailable, match="SAFETRAIN_KERNEL_PYTHON") as refused:
+            SandboxKernelManager(LIMITS, kernel_name="python3")
+        assert "Permission denied" in str(refused.value) and "make" in str(refused.value)
+        os.chmod(private, 0o755)  # the same interpreter, now reachable: accepted
+        SandboxKernelManager(LIMITS, kernel_name="python3").kill()
+    finally:
+        shutil.rmtree(private)
 
 
 RAN: list[str] = []
