@@ -73,6 +73,7 @@ CHECK_LABELS = {
     "cites": "测试单元格标注依据",
     "hidden": "测试含隐藏部分",
     "names": "不含内部文件名",
+    "reads": "测试读取的学员变量已声明",
     "release": "生成发布版",
     "leaks": "发布版不泄露答案",
     "solution": "参考答案得满分",
@@ -180,7 +181,19 @@ def check_notebook(nb: NotebookNode) -> list[Check]:
         )
     )
     checks.append(check_internal_names(nb))
+    checks.append(check_test_reads(nb))
     return checks
+
+
+def check_test_reads(nb: NotebookNode) -> Check:
+    """The grader-side contract: tests read only declared trainee names (test_contract)."""
+    from autograder.test_contract import check_contract
+
+    found = check_contract(nb)
+    if not found:
+        return Check("reads", True, "测试只读取已声明的学员变量 / tests read declared names only")
+    shown = "; ".join(f"{p.grade_id}: {p.message}" for p in found[:3])
+    return Check("reads", False, shown + (f"（另有 {len(found) - 3} 处）" if len(found) > 3 else ""))
 
 
 def check_internal_names(nb: NotebookNode) -> Check:
@@ -328,7 +341,7 @@ def _validate_one(
     )
     notify(progress, module, "检查 notebook / checking the notebook")
     path = courses / SOURCE_DIR / module / f"{module}.ipynb"
-    checked = ["grade_ids", "items", "cites", "hidden", "names"]
+    checked = ["grade_ids", "items", "cites", "hidden", "names", "reads"]
     later = [*checked, "release", "leaks", "solution", "blank"]
     try:
         source_nb = nbformat.read(path, as_version=4)

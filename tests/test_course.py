@@ -72,6 +72,7 @@ def make_notebook(items: int = 12, *, leak: bool = False, duplicate: bool = Fals
     if leak:  # a lesson cell that quotes the answer line of q03
         cells.insert(1, new_markdown_cell(f'例如：\n\nq03 = "{ANSWERS[3]}"', metadata=_meta("tip")))
     nb = new_notebook(cells=cells)
+    nb.metadata["safetrain"] = {"test_reads": [f"q{i:02d}" for i in range(1, items + 1)]}
     nb.metadata["kernelspec"] = {
         "display_name": "Python 3",
         "language": "python",
@@ -142,7 +143,7 @@ def test_repo_curriculum_matches_the_role_rules() -> None:
     assert required["inspector-practice"] == {Role.inspector}
     for rescue in ("rescue-fire", "rescue-first-aid", "rescue-disasters"):
         assert required[rescue] == everyone
-    assert all(m.version == "1.0" and 0 < m.pass_mark <= 100 for m in curriculum.modules)
+    assert all(m.version and 0 < m.pass_mark <= 100 for m in curriculum.modules)
     assert curriculum.required_modules(Role.volunteer) == [
         "rescue-fire", "rescue-first-aid", "rescue-disasters",
     ]  # fmt: skip
