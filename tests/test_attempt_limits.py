@@ -260,6 +260,23 @@ def test_batch_enforces_cooldown_and_limit_and_a_grant_lifts_it(inst):
     assert tasks["amy"].attempts_left == 0 and rows(inst, "amy") == 4
 
 
+def test_batch_sheet_shows_attempts_used_and_left(inst, tmp_path):
+    from openpyxl import load_workbook
+
+    from autograder.batch_report import trainee_rows, write_batch_sheet
+
+    hand_in(inst, "amy", "first", T0 - HOUR)
+    run(inst, T0)
+    hand_in(inst, "amy", "second", T0 + 30 * HOUR)
+    run(inst, T0 + 30 * HOUR)
+    with db.open_session(inst.db_url) as session:
+        df = trainee_rows(session, load_curriculum().module(MODULE))
+    assert df[["账号", "已用次数", "剩余次数"]].values.tolist() == [["amy", 2, 1]]
+    sheet = write_batch_sheet(tmp_path / "sheet.xlsx", df, df.iloc[0:0], "评分")
+    headers = [c.value for c in load_workbook(sheet)["成绩"][2]]
+    assert headers[6:9] == ["通过", "已用次数", "剩余次数"]
+
+
 def test_submission_times_from_the_trainee_side_are_clamped(inst):
     """timestamp.txt is written on the trainee's side: a future time would stretch nothing
     but is nonsense, a backdated one would start the next cooldown early."""
