@@ -271,3 +271,27 @@ def test_a_dead_judge_is_reported(judge_template):
     with pytest.raises(JudgeFailed):
         judge.run("test", "import os\nos._exit(1)", 5)
     judge.close()
+
+
+# ---------------------------------------------------------------- the course contract
+
+
+def test_course_validate_enforces_the_test_reads_contract():
+    from autograder.test_contract import check_contract, infer_reads
+    from autograder.validation import check_notebook
+
+    nb = _source_notebook()
+    assert check_contract(nb) == [] and infer_reads(nb) == ["q01"]
+    undeclared = _source_notebook()
+    undeclared.cells[2].source = "assert q01 == secret_key"
+    writes = _source_notebook()
+    writes.cells[2].source = "q01 = 'B'\nassert q01 == 'B'"
+    missing = _source_notebook()
+    del missing.metadata["safetrain"]
+    mixed = _source_notebook()
+    mixed.cells[1].metadata.nbgrader.update(grade=True, points=1)
+    for bad, words in ((undeclared, "secret_key"), (writes, "赋值"), (missing, "test_reads"),
+                       (mixed, "既是作答格又是测试格")):
+        problems = check_contract(bad)
+        assert problems and words in problems[0].message
+        assert not next(c for c in check_notebook(bad) if c.name == "reads").passed
