@@ -461,3 +461,27 @@ def test_my_training_api_shows_attempts_used_and_left(tmp_path):
     assert abs(due - (recent + 24 * HOUR)) < dt.timedelta(seconds=1)
     assert all(m["attempts_left"] == m["attempts_allowed"] - m["attempts_used"]
                for m in me["modules"])
+
+
+def test_grade_command_names_each_refused_trainee(tmp_path, released, monkeypatch):
+    import shutil
+
+    from scripts.cli import app
+
+    home = tmp_path / "inst"
+    monkeypatch.setenv("SAFETRAIN_HOME", str(home))
+    monkeypatch.delenv("SAFETRAIN_DB", raising=False)
+    monkeypatch.setattr(batch_module, "make_executor", lambda *a, **k: STAND_IN)
+    runner = CliRunner()
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    shutil.copytree(released, home / "course", dirs_exist_ok=True)
+    inst = Instance.from_env(home)
+    now = dt.datetime.now(dt.UTC)
+    hand_in(inst, "amy", "first", now - HOUR)
+    first = runner.invoke(app, ["grade", MODULE, "--no-sandbox", "--no-feedback"])
+    assert first.exit_code == 0, first.output
+    hand_in(inst, "amy", "second", now)
+    second = runner.invoke(app, ["grade", MODULE, "--no-sandbox", "--no-feedback"])
+    assert second.exit_code == 0, second.output
+    assert "未评分的提交" in second.stdout and "距上次提交不足 24" in second.stdout
+    assert rows(inst, "amy") == 1
