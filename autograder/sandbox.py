@@ -222,7 +222,8 @@ class SandboxKernelManager(AsyncKernelManager):
             if uid is None or reachable_by(uid, source):
                 self.data.append((str(source), source.name))
                 continue
-            copies.mkdir(mode=0o755, exist_ok=True)
+            copies.mkdir(exist_ok=True)
+            os.chmod(copies, 0o755)  # whatever the umask: the sandbox uid reads the copies
             shutil.copyfile(source, copies / source.name)
             os.chmod(copies / source.name, 0o444)
             self.data.append((str(copies / source.name), source.name))
