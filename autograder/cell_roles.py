@@ -34,6 +34,7 @@ class ModuleRoles:
     cells: dict[str, NotebookNode] = field(default_factory=dict)  # grade_id → source cell
     test_reads: list[str] = field(default_factory=list)
     declared: bool = False  # test_reads came from the module, not derived
+    judge_needs: set[str] = field(default_factory=set)  # instructor cells the tests depend on
 
     @classmethod
     def from_notebook(cls, nb: NotebookNode) -> ModuleRoles:
@@ -47,6 +48,7 @@ class ModuleRoles:
             roles.test_reads, roles.declared = list(declared), True
         else:
             roles.test_reads = sorted(trainee_bound_names(nb))
+        roles.judge_needs = _instructor_cells_tests_need(nb)
         return roles
 
     def role_of(self, cell: NotebookNode) -> str:
@@ -92,6 +94,26 @@ class ModuleRoles:
 
     def __hash__(self) -> int:
         return id(self)
+
+
+def _instructor_cells_tests_need(nb: NotebookNode) -> set[str]:
+    """Grade ids of the locked instructor cells that a later test depends on, directly or
+    through another such cell. A cell is kept if it mentions (reads, assigns or may mutate) a
+    name a later kept cell or test needs; cells about other names (a worked example printing
+    its own result) are not re-run by the judge."""
+    needed: set[str] = set()
+    keep: set[str] = set()
+    for cell in reversed(nb.cells):
+        flags = _flags(cell)
+        if cell.cell_type != "code" or flags.get("solution"):
+            continue
+        mentioned = mentioned_names(cell.source)
+        if flags.get("grade"):
+            needed |= mentioned - bound_names(cell.source)
+        elif flags.get("locked") and flags.get("grade_id") and mentioned & needed:
+            keep.add(flags["grade_id"])
+            needed |= mentioned
+    return keep
 
 
 def mentioned_names(source: str) -> set[str]:

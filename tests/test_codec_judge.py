@@ -295,3 +295,16 @@ def test_course_validate_enforces_the_test_reads_contract():
         problems = check_contract(bad)
         assert problems and words in problems[0].message
         assert not next(c for c in check_notebook(bad) if c.name == "reads").passed
+
+
+def test_the_judge_reruns_only_the_instructor_cells_tests_depend_on():
+    nb = new_notebook(cells=[
+        _cell("import pandas as pd\ndf = pd.DataFrame({'a': [1, 2]})", "setup", locked=True),
+        _cell("len(df)", "example_01", locked=True),
+        _cell("total = df['a'].sum()", "example_02", locked=True),
+        _cell("print(pd.__version__)", "example_03", locked=True),
+        _cell('q01 = ""', "q01_answer", solution=True),
+        _cell("assert q01 == total", "q01", grade=True, locked=True, points=1),
+    ])
+    roles = ModuleRoles.from_notebook(nb)
+    assert roles.judge_needs == {"setup", "example_01", "example_02"}  # not the print-only cell

@@ -74,7 +74,9 @@ class LockstepExecute(SandboxedExecute):
         if role == TEST:
             return self._run_test(cell, index), resources
         cell, resources = super().preprocess_cell(cell, resources, index)
-        if role == INSTRUCTOR and cell.get("execution_count") is not None:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if role == INSTRUCTOR and grade_id in self._roles.judge_needs \
+                and cell.get("execution_count") is not None:
             source = self._roles.source_of(cell)
             self._instructor_sources.append(source)
             self._on_judge("instructor", source, self._cell_timeout(cell))
