@@ -91,6 +91,9 @@ class SafeTrainApp(ExtensionApp):
         return dt.date.fromisoformat(self.as_of) if self.as_of else today()
 
     def initialize_settings(self) -> None:
+        from jupyter_safetrain.literal_config import install
+
+        install()  # before any nbgrader handler loads a config file from a writable folder
         self.instance = Instance.from_env(self.home or None, self.db_url or None)
         if self.under_hub and self.login:
             self.log.warning("SafeTrain: SafeTrainApp.login=%r is ignored under JupyterHub;"
