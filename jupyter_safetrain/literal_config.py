@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from traitlets.config import Config, PyFileConfigLoader
+from traitlets.config.loader import ConfigFileNotFound
 
 log = logging.getLogger(__name__)
 MAX_SUBCONFIG_DEPTH = 5
@@ -28,8 +29,8 @@ class LiteralPyFileConfigLoader(PyFileConfigLoader):
         self.clear()
         try:
             self._find_file()
-        except OSError:
-            raise
+        except OSError as exc:  # no such file here: traitlets moves on quietly
+            raise ConfigFileNotFound(str(exc)) from exc
         self.config = read_literal_config(Path(self.full_filename))
         return self.config
 
