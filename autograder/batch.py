@@ -84,20 +84,14 @@ class BatchResult:
 Progress = Callable[[int, int, GradeResult | None], None]
 
 
-def check_sandbox(sandboxed: bool) -> None:
-    from autograder import sandbox
-    from autograder.nbgrader_run import CourseError
-
+def check_sandbox(sandboxed: bool, limits: Limits | None = None) -> None:
+    """Fail closed before anything is graded: bwrap, the cgroup controllers and a kernel
+    interpreter the sandbox uid can run must all be there (SandboxUnavailable, exit 5)."""
     if not sandboxed:
         return
-    if sandbox.bwrap_path() is None:
-        raise CourseError(
-            "找不到 bubblewrap（bwrap），不能安全地运行学员代码：请运行 `make`（会安装它）或 "
-            "`apt-get install bubblewrap`；只有在代码完全可信时才可用 --no-sandbox。"
-            " bubblewrap is required to run untrusted code."
-        )
-    if sandbox.cgroup_base("pids") is None or sandbox.cgroup_base("memory") is None:
-        log.warning("cgroups 不可用：内存和进程数只能靠超时兜底。 No writable memory/pids cgroup.")
+    from autograder.sandbox_host import require
+
+    require(limits)
 
 
 def grade_batch(instance: Instance, options: BatchOptions,
@@ -129,7 +123,7 @@ def _grade(instance: Instance, options: BatchOptions, executor: LocalExecutor | 
     config = nbgrader_config(course_root, courses)
     coursedir = coursedir_for(config, options.module)
     _require_released(coursedir.db_url, coursedir.course_id, options.module)
-    check_sandbox(options.sandboxed)
+    check_sandbox(options.sandboxed, options.limits)
     sandbox.cleanup_stale()
 
     submitted = Path(coursedir.root) / coursedir.submitted_directory

@@ -6,6 +6,7 @@ template (no kernel), and once end to end through `safetrain grade` in the sandb
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import nbformat
@@ -77,7 +78,8 @@ def test_feedback_after_a_pass_or_the_last_attempt_shows_every_item(left, score,
 
 
 needs_sandbox = pytest.mark.skipif(
-    sandbox.bwrap_path() is None or sandbox.cgroup_base("pids") is None,
+    (sandbox.bwrap_path() is None or sandbox.cgroup_base("pids") is None)
+    and os.environ.get("CI", "").lower() != "true",  # under CI a missing sandbox fails
     reason="needs bubblewrap and a writable pids cgroup (make installs bubblewrap)")
 
 

@@ -35,7 +35,8 @@ FULL = 34.0
 LIMITS = Limits(timeout_cell=5, timeout_notebook=20, memory_mb=256, output_kb=64, pids=48)
 
 needs_sandbox = pytest.mark.skipif(
-    sandbox.bwrap_path() is None or sandbox.cgroup_base("pids") is None,
+    (sandbox.bwrap_path() is None or sandbox.cgroup_base("pids") is None)
+    and os.environ.get("CI", "").lower() != "true",  # under CI a missing sandbox fails
     reason="needs bubblewrap and a writable pids cgroup (make installs bubblewrap)",
 )
 pytestmark = needs_sandbox
