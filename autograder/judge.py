@@ -168,6 +168,19 @@ def template() -> JudgeTemplate:
     return _TEMPLATE
 
 
+def spawn_judge(data_files: list[Path], isolate: bool) -> Judge:
+    """A fresh judge; a template that died (it dies with the thread that started it, e.g. a
+    finished Dask task thread) is restarted once."""
+    try:
+        return template().spawn(data_files, isolate)
+    except JudgeFailed:
+        global _TEMPLATE
+        if _TEMPLATE is not None:
+            _TEMPLATE.stop()
+        _TEMPLATE = None
+        return template().spawn(data_files, isolate)
+
+
 # ------------------------------------------------------------------ template and judge processes
 
 _PR_SET_PDEATHSIG = 1

@@ -308,3 +308,17 @@ def test_the_judge_reruns_only_the_instructor_cells_tests_depend_on():
     ])
     roles = ModuleRoles.from_notebook(nb)
     assert roles.judge_needs == {"setup", "example_01", "example_02"}  # not the print-only cell
+
+
+def test_a_dead_template_is_restarted_once():
+    from autograder import judge as judge_module
+
+    old = judge_module.template()
+    old.process.kill()
+    old.process.wait()
+    fresh = judge_module.spawn_judge([], isolate=True)
+    try:
+        assert fresh.run("test", "1 + 1", 10)[0]["data"]["text/plain"] == "2"
+        assert judge_module.template() is not old
+    finally:
+        fresh.close()

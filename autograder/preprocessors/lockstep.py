@@ -18,7 +18,7 @@ from traitlets import Unicode
 
 from autograder import codec, problems
 from autograder.cell_roles import INSTRUCTOR, TEST, ModuleRoles, roles_for
-from autograder.judge import Judge, JudgeFailed, template
+from autograder.judge import Judge, JudgeFailed, spawn_judge
 from autograder.preprocessors.execute import SandboxedExecute, _data_files
 from autograder.sandbox import SandboxKernelManager
 
@@ -105,7 +105,7 @@ class LockstepExecute(SandboxedExecute):
 
     def _judge_process(self) -> Judge:
         if self._judge is None or self._judge.closed:
-            self._judge = template().spawn(_data_files(self.data_dir), isolate=self.sandboxed)
+            self._judge = spawn_judge(_data_files(self.data_dir), isolate=self.sandboxed)
             for source in self._instructor_sources:  # a restarted judge replays them
                 self._judge.run("instructor", source, float(self.timeout or 30))
         return self._judge
