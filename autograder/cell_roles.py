@@ -19,6 +19,7 @@ from pathlib import Path
 
 import nbformat
 from nbformat.notebooknode import NotebookNode
+from nbgrader.utils import compute_checksum
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,12 @@ class ModuleRoles:
                 claimed += 1
             else:
                 meta["nbgrader"] = copy.deepcopy(source.metadata["nbgrader"])
+                meta["nbgrader"].pop("checksum", None)
+                if cell.source == source.source:
+                    # Marks the cell as the instructor's for later steps (InertOutputs renders
+                    # only such markdown); set here from the source notebook, never kept from
+                    # the submission, whose checksums anyone can recompute.
+                    meta["nbgrader"]["checksum"] = compute_checksum(cell)
         return claimed
 
     @functools.lru_cache(maxsize=512)  # noqa: B019 (one roles object per module and process)

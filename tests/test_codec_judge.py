@@ -322,3 +322,15 @@ def test_a_dead_template_is_restarted_once():
         assert judge_module.template() is not old
     finally:
         fresh.close()
+
+
+def test_only_cells_matching_the_source_are_marked_as_the_instructors():
+    from nbgrader.utils import compute_checksum
+
+    roles = ModuleRoles.from_notebook(_source_notebook())
+    submission = _source_notebook()
+    submission.cells[0].source = "import os  # changed"
+    submission.cells[2].metadata.nbgrader["checksum"] = "forged"
+    roles.normalize(submission)
+    assert "checksum" not in submission.cells[0].metadata.nbgrader
+    assert submission.cells[2].metadata.nbgrader["checksum"] == compute_checksum(submission.cells[2])
