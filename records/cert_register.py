@@ -12,13 +12,15 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from sqlalchemy import Float, case, cast, func, insert, select
 from sqlalchemy.orm import Session
 
-from records import idcard
+from records import event_log, idcard
+from records.cert_audit import cert_event, cert_state, state_of
 from records.certificates import CertFields, sign
 from records.certification import (
     LOCAL_TZ,
@@ -213,11 +215,13 @@ def _next_numbers(session: Session, year: int, count: int) -> list[str]:
 
 
 def issue(session: Session, curriculum: Curriculum, secret: bytes, *, as_of: dt.date,
-          unit: OrgUnit | None = None, person: Person | None = None) -> IssueReport:
+          unit: OrgUnit | None = None, person: Person | None = None,
+          anchor: Path | None = None) -> IssueReport:
     """Issue every certificate the rules call for on `as_of` (new ones and renewals).
 
     Re-running on the same day issues nothing more: the people just certified now hold a
-    valid certificate (or a renewal starting after the current one).
+    valid certificate (or a renewal starting after the current one). Each certificate gets
+    an event-log entry in the same transaction (`anchor`: the instance's anchor file).
     """
     results = evaluate_people(session, curriculum, as_of=as_of, unit=unit, person=person)
     report = IssueReport(evaluated=len(results))
@@ -228,7 +232,7 @@ def issue(session: Session, curriculum: Curriculum, secret: bytes, *, as_of: dt.
     if not due:
         return report
     rules = rules_from(curriculum)
-    rows = []
+    rows, events = [], []
     for e, number in zip(due, _next_numbers(session, as_of.year, len(due)), strict=True):
         d = e.decision
         assert d.valid_from is not None and d.valid_until is not None
@@ -242,8 +246,13 @@ def issue(session: Session, curriculum: Curriculum, secret: bytes, *, as_of: dt.
             "renews_id": d.renews.id if d.renews else None,
             "basis": basis_text(rules[e.held.role], e.facts),
         })
-        (report.renewed if d.action is Action.renew else report.issued).append(number)
+        renewal = d.action is Action.renew
+        (report.renewed if renewal else report.issued).append(number)
+        state = cert_state({**rows[-1], "renews": d.renews.number if d.renews else None})
+        events.append(cert_event(event_log.Kind.cert_renewed if renewal
+                                 else event_log.Kind.cert_issued, state))
     session.execute(insert(Certificate), rows)
+    event_log.append(session, secret, events, anchor=anchor)
     return report
 
 
@@ -255,11 +264,23 @@ def find_certificate(session: Session, number: str) -> Certificate:
     return cert
 
 
-def revoke(session: Session, number: str, *, reason: str, on: dt.date) -> list[Certificate]:
+def _renewal_chain(session: Session, cert: Certificate) -> list[Certificate]:
+    chain = [cert]
+    while True:
+        later = session.scalars(select(Certificate).where(
+            Certificate.renews_id == chain[-1].id)).first()
+        if later is None:
+            return chain
+        chain.append(later)
+
+
+def revoke(session: Session, number: str, *, reason: str, on: dt.date, secret: bytes,
+           anchor: Path | None = None) -> list[Certificate]:
     """Revoke a certificate and any renewal of it; returns those newly revoked.
 
     Revoking again changes nothing. After a revocation the rules ask for the required
-    modules to be passed again before a new certificate is issued.
+    modules to be passed again before a new certificate is issued. Each revocation is
+    logged in the same transaction.
     """
     reason = reason.strip()
     if not reason:
@@ -267,20 +288,39 @@ def revoke(session: Session, number: str, *, reason: str, on: dt.date) -> list[C
     cert = find_certificate(session, number)
     if on < cert.issued_on:
         raise SafeTrainError(f"撤销日期 {on} 早于发证日期 {cert.issued_on}")
-    chain = [cert]
-    while True:
-        later = session.scalars(select(Certificate).where(
-            Certificate.renews_id == chain[-1].id)).first()
-        if later is None:
-            break
-        chain.append(later)
     revoked = []
-    for c in chain:
+    for c in _renewal_chain(session, cert):
         if c.revoked_on is None:
             c.revoked_on, c.revoked_reason = on, reason
             revoked.append(c)
     session.flush()
+    event_log.append(session, secret, [cert_event(event_log.Kind.cert_revoked, state_of(c))
+                                       for c in revoked], anchor=anchor)
     return revoked
+
+
+def reinstate(session: Session, number: str, *, reason: str, secret: bytes,
+              anchor: Path | None = None) -> list[Certificate]:
+    """Undo a revocation made in error: the certificate and the renewals revoked with it
+    (same day, same reason) are in force again; logged with the reason. Returns those
+    reinstated (none when it was not revoked)."""
+    reason = reason.strip()
+    if not reason:
+        raise SafeTrainError("恢复证书须写明原因（--reason）")
+    cert = find_certificate(session, number)
+    if cert.revoked_on is None:
+        return []
+    was = (cert.revoked_on, cert.revoked_reason)
+    restored = [c for c in _renewal_chain(session, cert)
+                if (c.revoked_on, c.revoked_reason) == was]
+    events = []
+    for c in restored:
+        c.revoked_on = c.revoked_reason = None
+        events.append(cert_event(event_log.Kind.cert_reinstated, state_of(c), reason=reason,
+                                 revoked_on=was[0], revoked_reason=was[1]))
+    session.flush()
+    event_log.append(session, secret, events, anchor=anchor)
+    return restored
 
 
 def list_certificates(session: Session, *, unit: OrgUnit | None = None,
@@ -327,4 +367,4 @@ def pdf_context(curriculum: Curriculum, cert: Certificate) -> dict[str, Any]:
 
 __all__ = ["CertStatus", "Evaluated", "Held", "IssueReport", "evaluate_people",
            "evaluation_frame", "find_certificate", "gather", "issue", "list_certificates",
-           "pdf_context", "revoke"]
+           "pdf_context", "reinstate", "revoke"]

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # The newest migration, so that opening a session need not load Alembic to ask; a test
 # keeps it equal to what Alembic finds in MIGRATIONS_DIR.
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0007"
 
 
 def make_engine(url: str) -> Engine:
@@ -50,12 +50,14 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
-def alembic_config(engine: Engine) -> Config:
+def alembic_config(engine: Engine, secret: bytes | None = None) -> Config:
     from alembic.config import Config
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.attributes["engine"] = engine
+    if secret is not None:  # migrations that write the event log chain it with this key
+        cfg.attributes["secret"] = secret
     return cfg
 
 
@@ -82,12 +84,16 @@ def current_revision(engine: Engine) -> str | None:
         ) from exc
 
 
-def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
-    """Run migrations; returns (revision before, revision after)."""
+def upgrade(engine: Engine, revision: str = "head", *,
+            secret: bytes | None = None) -> tuple[str | None, str]:
+    """Run migrations; returns (revision before, revision after).
+
+    `secret` is the instance's key, for migrations that write event-log entries (0007).
+    """
     from alembic import command
 
     before = current_revision(engine)
-    command.upgrade(alembic_config(engine), revision)
+    command.upgrade(alembic_config(engine, secret), revision)
     return before, current_revision(engine) or ""
 
 

@@ -121,6 +121,7 @@ def issue(
     """
     from records.cert_register import issue as run_issue
     from records.certificates import load_secret
+    from records.event_log import anchor_path
 
     inst = instance()
     rules = curriculum()
@@ -130,7 +131,8 @@ def issue(
     try:
         with db.open_session(inst.db_url) as session:
             report = run_issue(session, rules, secret, as_of=day(as_of),
-                               unit=unit_or_none(session, unit), person=_person(session, person))
+                               unit=unit_or_none(session, unit), person=_person(session, person),
+                               anchor=anchor_path(inst.home))
             report.dry_run = dry_run
             if dry_run:
                 raise db.Rollback
@@ -176,13 +178,40 @@ def revoke(
 ) -> None:
     """撤销证书（连同已签发的续证）；此后须重新通过必修模块才能再发证。 Revoke a certificate."""
     from records.cert_register import revoke as run_revoke
+    from records.certificates import load_secret
+    from records.event_log import anchor_path
 
-    with db.open_session(instance().db_url) as session:
-        revoked = [c.number for c in run_revoke(session, number, reason=reason, on=day(date))]
+    inst = instance()
+    secret = load_secret(inst.secret_file)
+    with db.open_session(inst.db_url) as session:
+        revoked = [c.number for c in run_revoke(session, number, reason=reason, on=day(date),
+                                                secret=secret, anchor=anchor_path(inst.home))]
     if revoked:
         stdout.print(f"已撤销 revoked: {'、'.join(revoked)}")
     else:
         stdout.print(f"证书 {number} 已是撤销状态，没有变化 (already revoked)")
+
+
+@cert_app.command("reinstate")
+@friendly
+def reinstate(
+    number: NumberArg,
+    reason: Annotated[str, typer.Option(help="恢复原因（必填，如：撤销有误）。 Reason.")],
+) -> None:
+    """恢复被误撤销的证书（连同一并撤销的续证），记入事件日志。 Undo a revocation made in error."""
+    from records.cert_register import reinstate as run_reinstate
+    from records.certificates import load_secret
+    from records.event_log import anchor_path
+
+    inst = instance()
+    secret = load_secret(inst.secret_file)
+    with db.open_session(inst.db_url) as session:
+        restored = [c.number for c in run_reinstate(session, number, reason=reason,
+                                                    secret=secret, anchor=anchor_path(inst.home))]
+    if restored:
+        stdout.print(f"已恢复 reinstated: {'、'.join(restored)}")
+    else:
+        stdout.print(f"证书 {number} 未被撤销，没有变化 (not revoked)")
 
 
 @cert_app.command("verify")
@@ -191,18 +220,22 @@ def verify(
     code: Annotated[str, typer.Argument(help="证书上的验证码。 The code printed on it.")],
     as_of: AsOfOpt = None,
 ) -> None:
-    """核验证书：是否存在、是否被篡改、是否有效或已撤销。 Verify a certificate's code.
+    """核验证书：是否存在、是否被篡改（对照事件日志）、是否有效或已撤销。 Verify a code.
 
     Exit code 0 only for a certificate in force; 1 for forged, altered, revoked, expired.
+    The certificate is checked against the event log too: a cleared revocation, an edited
+    row or a cut-off log shows as altered.
     """
+    from records.cert_audit import verify as run_verify
     from records.certificates import load_secret
-    from records.certificates import verify as run_verify
+    from records.event_log import anchor_path
     from records.idcard import mask
 
     inst = instance()
     secret = load_secret(inst.secret_file)
     with db.open_session(inst.db_url) as session:
-        result = run_verify(session, secret, code, today=day(as_of))
+        result = run_verify(session, secret, code, today=day(as_of),
+                            anchor=anchor_path(inst.home))
         cert = result.certificate
         lines = [f"验证码 code: {result.code}", f"结论 verdict: {result.verdict.label}"]
         if result.detail:
@@ -216,6 +249,37 @@ def verify(
                        border_style=style, expand=False))
     if not result.ok:
         raise typer.Exit(1)
+
+
+@cert_app.command("audit")
+@friendly
+def audit() -> None:
+    """检查整个证书登记簿：事件日志的每一环、日志锚、每张证书与日志是否一致。 Audit the log.
+
+    Names the first broken link. Exit code 0 when everything matches, 1 otherwise.
+    """
+    from records.cert_audit import audit as run_audit
+    from records.certificates import load_secret
+    from records.event_log import anchor_path
+
+    inst = instance()
+    secret = load_secret(inst.secret_file)
+    with db.open_session(inst.db_url) as session:
+        report = run_audit(session, secret, anchor=anchor_path(inst.home))
+    lines = [f"日志条数 entries: {report.entries}（最后一条：第 {report.head.seq} 条）",
+             f"证书 certificates: {report.certificates}"]
+    if report.ok:
+        stdout.print(Panel(escape("\n".join(lines)), title="登记簿完整 (intact)",
+                           border_style="green", expand=False))
+        return
+    first = report.first_broken
+    lines.append(f"第一处断裂 first broken link: {first}")
+    lines += [f"· {p}" for p in report.problems[:50]]
+    if len(report.problems) > 50:
+        lines.append(f"……另有 {len(report.problems) - 50} 处未列出")
+    stdout.print(Panel(escape("\n".join(lines)), title=f"发现 {len(report.problems)} 处问题 (tampered)",
+                       border_style="red", expand=False))
+    raise typer.Exit(1)
 
 
 @cert_app.command("pdf")

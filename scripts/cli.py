@@ -14,6 +14,7 @@ import typer
 from rich.logging import RichHandler
 from rich.panel import Panel
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+from sqlalchemy.engine import make_url
 
 from records import db
 from records.errors import ImportRowsError, SafeTrainError
@@ -120,24 +121,33 @@ def init() -> None:
     if not inst.secret_file.exists():
         inst.secret_file.write_text(secrets.token_hex(32))
         inst.secret_file.chmod(0o600)
+    before, after = _upgrade(inst)
+    state = "已是最新 (up to date)" if before == after else f"{before or '空库'} → {after}"
+    shown = make_url(inst.db_url).render_as_string(hide_password=True)
+    stdout.print(f"实例 Instance: {inst.home}\n数据库 Database: {shown}  [{state}]")
+
+
+def _upgrade(inst: Instance) -> tuple[str | None, str]:
+    """Migrate with the instance's secret (the event log's genesis needs it), then anchor."""
+    from records.certificates import load_secret
+    from records.event_log import anchor_if_missing, anchor_path
+
+    secret = load_secret(inst.secret_file) if inst.secret_file.exists() else None
     engine = db.make_engine(inst.db_url)
     try:
-        before, after = db.upgrade(engine)
+        before, after = db.upgrade(engine, secret=secret)
+        with db.session_factory(engine).begin() as session:
+            anchor_if_missing(session, anchor_path(inst.home))
     finally:
         engine.dispose()
-    state = "已是最新 (up to date)" if before == after else f"{before or '空库'} → {after}"
-    stdout.print(f"实例 Instance: {inst.home}\n数据库 Database: {db.safe_url(engine)}  [{state}]")
+    return before, after
 
 
 @db_app.command("upgrade")
 @friendly
 def db_upgrade() -> None:
     """把记录数据库迁移到程序的最新版本。 Run Alembic migrations to head."""
-    engine = db.make_engine(instance().db_url)
-    try:
-        before, after = db.upgrade(engine)
-    finally:
-        engine.dispose()
+    before, after = _upgrade(instance())
     stdout.print(f"数据库版本 {before or '空库'} → {after}" if before != after else f"已是最新版本 {after}")
 
 

@@ -130,7 +130,7 @@ def test_a_certificate_forged_into_the_database_without_the_secret_fails(session
 
 
 def test_revoked_certificate_says_so_with_the_reason(session, issued):
-    revoke(session, issued.number, reason="冒名顶替参加考核", on=D(2027, 1, 5))
+    revoke(session, issued.number, reason="冒名顶替参加考核", on=D(2027, 1, 5), secret=SECRET)
     result = verify(session, SECRET, issued.code, today=D(2027, 1, 5))
     assert result.verdict is Verdict.revoked and "冒名顶替参加考核" in result.detail
     assert verify(session, SECRET, issued.code, today=D(2027, 1, 4)).ok  # valid until then

@@ -273,9 +273,9 @@ def test_renewal_in_the_window_then_revocation_takes_the_renewal_too(session):
     assert (new.valid_from, new.valid_until) == (D(2028, 11, 1), D(2030, 10, 31))
     assert new.renews is not None and new.renews.number == "2026-000001"
 
-    revoked = revoke(session, "2026-000001", reason="培训记录不实", on=D(2028, 9, 20))
+    revoked = revoke(session, "2026-000001", reason="培训记录不实", on=D(2028, 9, 20), secret=SECRET)
     assert [c.number for c in revoked] == ["2026-000001", "2028-000001"]
-    assert revoke(session, "2026-000001", reason="再次", on=D(2028, 9, 21)) == []
+    assert revoke(session, "2026-000001", reason="再次", on=D(2028, 9, 21), secret=SECRET) == []
     assert status_of(session, person_id, D(2028, 9, 21)) == {Role.grid_worker: CertStatus.revoked}
     df = list_certificates(session, as_of=D(2028, 9, 21))
     assert df["状态"].str.startswith("已撤销").all()

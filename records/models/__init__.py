@@ -16,6 +16,7 @@ from records.models.drill import (
     DrillType,
     drill_unit,
 )
+from records.models.event import Event, EventHead
 from records.models.org import PATH_SEP, OrgUnit, UnitLevel
 from records.models.person import Person, Post
 from records.models.training import Attendance, TrainingAttendance, TrainingKind, TrainingSession
@@ -23,6 +24,6 @@ from records.models.training import Attendance, TrainingAttendance, TrainingKind
 __all__ = [
     "ActionStatus", "AdminScope", "Attempt", "AttemptGrant", "AttemptStatus", "Attendance", "Base",
     "Certificate", "Drill", "DrillAction", "DrillEvaluation", "DrillForm", "DrillParticipation",
-    "DrillRole", "DrillScope", "DrillType", "OrgUnit", "PATH_SEP", "Person", "Post",
+    "DrillRole", "DrillScope", "DrillType", "Event", "EventHead", "OrgUnit", "PATH_SEP", "Person", "Post",
     "TrainingAttendance", "TrainingKind", "TrainingSession", "UnitLevel", "drill_unit",
 ]
