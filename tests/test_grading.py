@@ -31,7 +31,18 @@ from records.instance import Instance
 from records.models import Attempt
 
 MODULE = "rescue-fire"
-FULL = 34.0
+
+
+def _full_marks(module: str) -> float:
+    """The module's total points, from its source notebook (so course edits need no test edit)."""
+    from records.curriculum import courses_dir
+
+    nb = nbformat.read(courses_dir() / "source" / module / f"{module}.ipynb", as_version=4)
+    return float(sum(c.metadata.get("nbgrader", {}).get("points", 0) for c in nb.cells
+                     if c.metadata.get("nbgrader", {}).get("grade")))
+
+
+FULL = _full_marks(MODULE)
 LIMITS = Limits(timeout_cell=5, timeout_notebook=20, memory_mb=256, output_kb=64, pids=48)
 
 needs_sandbox = pytest.mark.skipif(
