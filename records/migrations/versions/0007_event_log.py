@@ -7,8 +7,8 @@ Create Date: 2026-11-29 17:05:00
 Two new tables: `event_log` (append-only, HMAC-chained entries) and `event_head` (its one-row
 head, which appends lock). Existing certificates get a genesis entry each (their state as
 it is now), chained with the instance secret, so they keep verifying against the log. The
-secret comes from the caller (`safetrain init` / `db upgrade` pass it), else from
-$SAFETRAIN_HOME/secret.key; an instance with certificates and no secret is refused.
+secret comes from the caller (`safetrain init` / `db upgrade` pass it); a database with
+certificates and no secret given is refused before anything changes.
 """
 
 import datetime as dt
@@ -26,6 +26,7 @@ GENESIS_MAC = "0" * 64
 
 
 def upgrade() -> None:
+    secret = _secret()
     op.create_table(
         "event_log",
         sa.Column("seq", sa.Integer(), autoincrement=False, nullable=False),
@@ -49,26 +50,26 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_event_head")),
     )
     op.bulk_insert(head, [{"id": 1, "seq": 0, "mac": GENESIS_MAC}])
-    _genesis()
+    if secret is not None:
+        _genesis(secret)
 
 
-def _secret(needed: int) -> bytes:
+def _secret() -> bytes | None:
+    """The instance secret, checked before any table is made (SQLite DDL is not rolled back)."""
     secret = context.config.attributes.get("secret")
     if secret:
         return secret
-    from records.certificates import load_secret
-    from records.errors import NotInitialised
-    from records.instance import Instance
+    count = op.get_bind().execute(sa.text("SELECT count(*) FROM certificate")).scalar() or 0
+    if count:
+        from records.errors import NotInitialised
 
-    path = Instance.from_env().secret_file
-    if path.exists():
-        return load_secret(path)
-    raise NotInitialised(
-        f"迁移 0007 要为已有的 {needed} 张证书写入事件日志起点，需要实例密钥 {path}："
-        "请在实例中运行 `safetrain db upgrade`（或设置 SAFETRAIN_HOME）。")
+        raise NotInitialised(
+            f"迁移 0007 要为已有的 {count} 张证书写入事件日志起点，需要实例密钥 secret.key："
+            "请用 `safetrain db upgrade` 升级（它会读取实例密钥）。")
+    return None
 
 
-def _genesis() -> None:
+def _genesis(secret: bytes) -> None:
     from records.cert_audit import cert_event, cert_state
     from records.event_log import Anchor, Kind, chain_rows
 
@@ -87,7 +88,7 @@ def _genesis() -> None:
     if not rows:
         return
     events = [cert_event(Kind.cert_genesis, cert_state(r)) for r in rows]
-    entries = chain_rows(_secret(len(rows)), events, Anchor(0, GENESIS_MAC),
+    entries = chain_rows(secret, events, Anchor(0, GENESIS_MAC),
                          actor="migration 0007", at=dt.datetime.now(dt.UTC))
     log = sa.table("event_log", sa.column("seq", sa.Integer), sa.column("kind", sa.String),
                    sa.column("subject", sa.String),
