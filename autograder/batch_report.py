@@ -14,6 +14,7 @@ import pandas as pd
 from nbgrader.api import Gradebook
 from openpyxl.formatting.rule import FormulaRule
 from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -107,7 +108,17 @@ def write_batch_sheet(path: Path, trainees: pd.DataFrame, items: pd.DataFrame, t
             if last >= 3:
                 ws.conditional_formatting.add(f"A3:{last_col}{last}", _shortfall_rule(*fail_rule))
             ws.auto_filter.ref = f"A2:{last_col}{max(last, 2)}"
+            _inert(ws)
     return path
+
+
+def _inert(ws: Worksheet) -> None:
+    """Every cell a value, never a formula: openpyxl turns any string starting with = (a
+    trainee's name, a problem text) into a live formula; written as a string it is shown."""
+    for row in ws.iter_rows():
+        for cell in row:
+            if cell.data_type == "f":
+                cell.data_type = "s"
 
 
 def _shortfall_rule(column: str, threshold: str | float) -> FormulaRule:

@@ -16,6 +16,7 @@ import hmac
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -234,7 +235,7 @@ def render_pdf(cert: Certificate, out: Path, *, modules: list[str],
     pdf.drawString(80, height - 200, f"{cert.holder_name} 同志：")
     facts = "".join(f"，{x}" for x in (hours, drills) if x)
     text = (f"身份证号 {idcard.mask(cert.person.id_number)}，所在单位"
-            f"<u>{cert.unit_path.replace(PATH_SEP, '')}</u>，岗位<u>{cert.role.label}</u>。"
+            f"<u>{escape(cert.unit_path.replace(PATH_SEP, ''))}</u>，岗位<u>{escape(cert.role.label)}</u>。"
             f"经考核，已通过本岗位规定的全部必修课程{facts}，符合持证要求，特发此证。")
     para = Paragraph(text, body)
     _, used = para.wrap(width - 190, 200)
@@ -244,7 +245,7 @@ def render_pdf(cert: Certificate, out: Path, *, modules: list[str],
     pdf.setFillColor(HexColor(_RED))
     pdf.drawString(95, y, f"有效期：{chinese_date(cert.valid_from)} 至 {chinese_date(cert.valid_until)}")
     if modules:
-        listing = Paragraph("已通过课程：" + "；".join(modules), small)
+        listing = Paragraph("已通过课程：" + escape("；".join(modules)), small)
         _, used = listing.wrap(width - 190, 120)
         listing.drawOn(pdf, 95, y - 16 - used)
 

@@ -29,17 +29,15 @@ def render(df: pd.DataFrame, fmt: Format = Format.table, *, title: str | None = 
     if fmt is Format.xlsx:
         if out is None:
             raise ValueError("--format xlsx 需要 --out 文件路径")
-        with pd.ExcelWriter(out, engine="openpyxl") as writer:
-            df.to_excel(writer, index=False, sheet_name=(title or "data")[:31])
-            sheet = writer.sheets[(title or "data")[:31]]
-            sheet.freeze_panes = "A2"
-            for column in sheet.columns:
-                width = max(len(str(c.value or "")) for c in column)
-                sheet.column_dimensions[column[0].column_letter].width = min(60, width * 2 + 2)
+        from scripts.writers.excel import write_table
+
+        write_table(out, df, sheet=title or "data")
         stderr.print(f"已写入 {out}")
         return
     if fmt is Format.csv:
-        text = df.to_csv(index=False)
+        from scripts.writers import csv_text
+
+        text = csv_text(df)  # text fields a spreadsheet would run get an apostrophe
     elif fmt is Format.json:
         # pandas escapes "/" in JSON; a round trip through json gives plain unit paths.
         records = json.loads(df.to_json(orient="records", date_format="iso"))

@@ -4,6 +4,11 @@ pdf.py (printable summary), png.py (a chart picture via headless Chromium).
 Each takes `records.reports.monthly.Sheet`s (a titled DataFrame) and never queries the
 database. Formatting follows the column's kind (`records.reports.base.column_kind`): rates
 in percent, gaps in percentage points, shortfalls coloured.
+
+Text from the records is data on every path out: CSV text fields that a spreadsheet would
+run as a formula get a leading apostrophe (`csv_text`, here, the one CSV writer), workbooks
+write strings as strings (excel.py), PDF paragraphs escape their markup (pdf.py), HTML
+escapes everything (html.py).
 """
 
 from __future__ import annotations
@@ -14,11 +19,23 @@ from typing import Any
 
 import pandas as pd
 
+from records.inert import csv_field
 from records.models import UnitLevel
 from records.reports.base import GAP_RED, RATE_AMBER, RATE_RED, Kind, column_kind
 
 CJK_FONTS = ('"Microsoft YaHei", "PingFang SC", "Hiragino Sans GB", "Noto Sans CJK SC", '
              '"Source Han Sans SC", "WenQuanYi Micro Hei", "AR PL UMing CN", SimSun, sans-serif')
+
+
+def csv_text(df: pd.DataFrame) -> str:
+    """`df` as CSV text, every text field inert (numbers stay numbers; see records.inert)."""
+    safe = df.copy(deep=False)
+    for n, column in enumerate(df.columns):
+        series = df[column]
+        if not (pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
+                or pd.api.types.is_datetime64_any_dtype(series)):
+            safe.isetitem(n, series.map(csv_field))
+    return safe.to_csv(index=False, header=[str(csv_field(str(c))) for c in df.columns])
 
 
 def display_width(text: str) -> int:

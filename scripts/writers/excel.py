@@ -21,6 +21,10 @@ from scripts.writers import display_width, is_blank, kinds
 HEADER_ROW = 2  # row 0 title, row 1 note, row 2 header, data below
 _RED_FILL, _RED_TEXT = "#FFC7CE", "#9C0006"
 _AMBER_FILL, _AMBER_TEXT = "#FFEB9C", "#9C5700"
+# Every workbook we write: a string is a string (never a formula, never a live link), so a
+# name like =HYPERLINK(...) from a roster is shown, not run. No apostrophe is needed there.
+INERT_OPTIONS = {"strings_to_formulas": False, "strings_to_urls": False,
+                 "nan_inf_to_errors": True}
 _NUMBER_FORMATS = {
     Kind.count: "#,##0", Kind.shortfall: "#,##0", Kind.attention: "#,##0",
     Kind.rate: '0.0"%"', Kind.share: '0.0"%"',
@@ -36,6 +40,22 @@ def write_workbook(path: Path, sheets: Sequence[Sheet], *, title: str,
     for sheet in sheets:
         book.add(sheet)
     return book.close(sheets, summary=summary, meta=meta)
+
+
+def write_table(path: Path, df: pd.DataFrame, *, sheet: str = "data") -> Path:
+    """One plain sheet (`--format xlsx` of a listing): frozen header, widths by content."""
+    name = _sheet_names([sheet])[0]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with pd.ExcelWriter(path, engine="xlsxwriter",
+                        engine_kwargs={"options": dict(INERT_OPTIONS)}) as writer:
+        df.to_excel(writer, index=False, sheet_name=name)
+        ws = writer.sheets[name]
+        ws.freeze_panes(1, 0)
+        for c, column in enumerate(df.columns):
+            widest = max([display_width(str(column)), *(display_width(_text(v))
+                                                        for v in df[column].head(500))])
+            ws.set_column(c, c, min(60, widest + 2))
+    return path
 
 
 class ExcelBook:
@@ -58,8 +78,7 @@ class ExcelBook:
         self._rows = tempfile.TemporaryDirectory(prefix="safetrain-xlsx-")  # the sheets' rows
         # No URL or formula sniffing in strings: unit paths and names are plain text.
         self.book = xlsxwriter.Workbook(str(path), {
-            "constant_memory": True, "tmpdir": self._rows.name, "nan_inf_to_errors": True,
-            "strings_to_urls": False, "strings_to_formulas": False,
+            **INERT_OPTIONS, "constant_memory": True, "tmpdir": self._rows.name,
             "default_date_format": "yyyy-mm-dd"})
         self.book.set_properties({"title": title, "author": "SafeTrain",
                                   "comments": "ID numbers masked"})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import pandas as pd
 
@@ -31,7 +32,9 @@ _PLAIN = str.maketrans({"−": "-", "·": "｜", "–": "-"})
 
 
 def _plain(text: str) -> str:
-    return text.translate(_PLAIN)
+    """Text for a reportlab Paragraph, which reads its text as markup: every <, > and &
+    escaped, so a unit name like `<font color=red>` or `<link href=...>` prints as written."""
+    return escape(text.translate(_PLAIN))
 
 
 def _rows_for(sheet: Sheet, limit: int) -> tuple[pd.DataFrame, str]:
@@ -103,7 +106,7 @@ def write_pdf(path: Path, sheets: Sequence[Sheet], *, title: str, summary: Seque
             continue
         df = df[columns]
         column_kinds = kinds(df)
-        data = [[Paragraph(str(c), cell) for c in columns]]
+        data = [[Paragraph(_plain(str(c)), cell) for c in columns]]
         style = [("FONTNAME", (0, 0), (-1, -1), FONT), ("FONTSIZE", (0, 0), (-1, -1), 7.5),
                  ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#DDEBF7")),
                  ("GRID", (0, 0), (-1, -1), 0.3, colors.HexColor("#BFBFBF")),
