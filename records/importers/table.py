@@ -19,6 +19,13 @@ from typing import Any
 from charset_normalizer import from_bytes
 
 from records.errors import InputFileError
+from records.importers.bounds import (
+    MAX_FILE_BYTES,
+    bounded_rows,
+    check_workbook,
+    read_limited,
+    refuse,
+)
 
 EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods"}
 CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
@@ -98,16 +105,20 @@ class Table:
 
 
 def read_rows(path: Path, sheet: str | None = None) -> Iterator[tuple[int, list[Any]]]:
-    """Every row with its 1-based number as shown by Excel (or the CSV record number)."""
-    if not path.exists():
+    """Every row with its 1-based number as shown by Excel (or the CSV record number).
+
+    Bounded (records.importers.bounds): a file past a cap is refused while it is read; one
+    leading apostrophe comes off each text cell (records.inert).
+    """
+    if not path.is_file():
         raise InputFileError(f"找不到文件：{path}. File not found.")
     suffix = path.suffix.lower()
     if suffix in EXCEL_SUFFIXES:
-        return _read_excel(path, sheet)
+        return bounded_rows(_read_excel(path, sheet), path.name)
     if suffix in CSV_SUFFIXES:
         if sheet:
             raise InputFileError(f"{path.name} 是 CSV 文件，没有工作表，不能用 --sheet。")
-        return _read_csv(path)
+        return bounded_rows(_read_csv(path), path.name)
     raise InputFileError(
         f"{path.name}：不支持的文件类型 {suffix or '(无扩展名)'}，请提供 .xlsx 或 .csv 文件。"
         " Unsupported file type: give an .xlsx or .csv file."
@@ -117,21 +128,28 @@ def read_rows(path: Path, sheet: str | None = None) -> Iterator[tuple[int, list[
 def _read_excel(path: Path, sheet: str | None) -> Iterator[tuple[int, list[Any]]]:
     from python_calamine import CalamineError, CalamineWorkbook
 
+    if path.suffix.lower() == ".xls":  # not a zip: its size on disk bounds it
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise refuse(path.name, f"文件大于 {MAX_FILE_BYTES // (1024 * 1024)} MB")
+    else:
+        check_workbook(path)
     try:
         workbook = CalamineWorkbook.from_path(str(path))
-    except (CalamineError, OSError, ValueError) as exc:
+        names = workbook.sheet_names
+        if sheet is None:
+            visible = [s.name for s in workbook.sheets_metadata
+                       if str(s.visible).endswith("Visible")]
+            sheet = (visible or names)[0] if names else None
+        if sheet is None or sheet not in names:
+            raise InputFileError(
+                f"{path.name} 中没有名为「{sheet}」的工作表；现有工作表：{'、'.join(names)}。"
+                if sheet else f"{path.name} 中没有工作表。")
+        data = workbook.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+    except (CalamineError, OSError, ValueError, OverflowError, UnicodeError) as exc:
         raise InputFileError(
-            f"{path.name} 无法作为 Excel 文件打开（{exc}）。文件可能已损坏，或其实不是 Excel 文件。"
+            f"{path.name} 无法作为 Excel 文件读取（{str(exc)[:200]}）。"
+            "文件可能已损坏，或其实不是 Excel 文件：请用 Excel 打开后另存再导入。"
         ) from exc
-    names = workbook.sheet_names
-    if sheet is None:
-        visible = [s.name for s in workbook.sheets_metadata if str(s.visible).endswith("Visible")]
-        sheet = (visible or names)[0]
-    elif sheet not in names:
-        raise InputFileError(
-            f"{path.name} 中没有名为「{sheet}」的工作表；现有工作表：{'、'.join(names)}。"
-        )
-    data = workbook.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
     return ((i, list(r)) for i, r in enumerate(data, start=1))
 
 
@@ -154,7 +172,7 @@ def decode_bytes(raw: bytes, name: str) -> str:
 
 
 def _read_csv(path: Path) -> Iterator[tuple[int, list[Any]]]:
-    text = decode_bytes(path.read_bytes(), path.name)
+    text = decode_bytes(read_limited(path), path.name)
     sample = text[:20000]
     try:
         delimiter = csv.Sniffer().sniff(sample, delimiters=",\t;，").delimiter
