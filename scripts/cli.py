@@ -22,6 +22,7 @@ from records.instance import Instance
 from records.models import UnitLevel
 from scripts.admin_cli import admin_app
 from scripts.attempts_cli import attempts_app
+from scripts.backup_cli import backup, restore
 from scripts.cert_cli import cert_app
 from scripts.course_cli import course_app
 from scripts.drill_cli import drill_app
@@ -325,6 +326,8 @@ def demo(
 
 
 app.command("grade")(friendly(grade))
+app.command("backup")(backup)
+app.command("restore")(restore)
 
 
 def main() -> None:

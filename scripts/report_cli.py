@@ -86,8 +86,13 @@ def _default_path(name: str, scope: Scope, ext: str) -> Path:
 def run_report(name: str, compute: Callable[[Session, Scope], dict[str, pd.DataFrame]], *,
                period: str | None, unit: str | None, as_of: dt.datetime | None,
                fmt: ReportFormat, out: Path | None, levels: list[str] | None = None,
-               part: str | None = None) -> Scope:
-    """Open one session, compute the report's tables, write them in the chosen format."""
+               part: str | None = None, notes: dict[str, str] | None = None,
+               terminal: dict[str, Callable[[pd.DataFrame], pd.DataFrame]] | None = None,
+               ) -> Scope:
+    """Open one session, compute the report's tables, write them in the chosen format.
+
+    `notes`: part → what its columns mean (under the terminal table, in the file's sheet);
+    `terminal`: part → what a terminal table shows instead of every column."""
     from records.reports import REPORTS, resolve_scope
     from records.reports.base import level_filter
     from records.reports.monthly import Sheet
@@ -106,14 +111,19 @@ def run_report(name: str, compute: Callable[[Session, Scope], dict[str, pd.DataF
     heading = f"{info.title}：{scope.title}"
     if fmt is ReportFormat.table:
         for key, df in frames.items():
-            _print_table(_for_terminal(df), f"{heading} · {titles[key]}")
+            shown = _for_terminal(df)
+            if key in (terminal or {}) and not df.empty:
+                shown = terminal[key](shown)
+            _print_table(shown, f"{heading} · {titles[key]}")
+            if (notes or {}).get(key):
+                stdout.print(f"注：{notes[key]}", style="dim", markup=False, highlight=False)
         return scope
     if fmt in (ReportFormat.csv, ReportFormat.json):
         key = part or info.parts[0].key
         render(frames[key], Format(fmt.value), out=out)
         return scope
-    sheets = [Sheet(f"{name}/{key}", titles[key][:31], f"{info.title} · {titles[key]}", df)
-              for key, df in frames.items()]
+    sheets = [Sheet(f"{name}/{key}", titles[key][:31], f"{info.title} · {titles[key]}", df,
+                    (notes or {}).get(key, "")) for key, df in frames.items()]
     target = out or _default_path(name, scope, fmt.value)
     if fmt is ReportFormat.xlsx:
         from scripts.writers.excel import write_workbook
@@ -176,18 +186,52 @@ def coverage(period: PeriodOpt = None, unit: UnitOpt = None, as_of: AsOfOpt = No
                period=period, unit=unit, as_of=as_of, fmt=fmt, out=out, levels=level)
 
 
+MinSampleOpt = Annotated[int, typer.Option(
+    "--min-sample", min=1,
+    help="参训率所依据的人次（应到 − 请假）少于此数时标「样本少」，排在同级其他单位之后。")]
+
+
+def _short_unit(path: str) -> str:
+    """The last two parts of a unit path (东城区/朝阳街道): a terminal is narrow."""
+    return "/".join(path.split("/")[-2:])
+
+
+def _leaders_terminal(df: pd.DataFrame) -> pd.DataFrame:
+    """The headline and the 人次 it rests on, in 100 columns; every column is in the files."""
+    from records.reports.leaders import small_sample
+
+    out = df[["单位", "口径", "领导参训率%", "领导应到人次", "工作人员参训率%", "工作人员应到人次",
+              "领导差距(百分点)", "含下级领导差距(百分点)"]].copy()
+    out["单位"] = out["单位"].map(_short_unit)
+    out.insert(7, "样本", small_sample(df).map({True: "少", False: ""}))
+    out.columns = ["单位", "口径", "领导%", "领导应到", "工作人员%", "工作人员应到", "差距", "样本",
+                   "含下级"]
+    return out
+
+
+def _named_terminal(df: pd.DataFrame) -> pd.DataFrame:
+    out = df[["单位", "姓名", "职务", "应参加场次", "参加", "请假", "缺训场次", "未参加（编号）"]].copy()
+    out["单位"] = out["单位"].map(_short_unit)
+    out["未参加（编号）"] = out["未参加（编号）"].str.replace("、", " ")  # lets the column wrap
+    out.columns = ["单位", "姓名", "职务", "应参加", "参加", "请假", "缺训", "未参加（编号）"]
+    return out
+
+
 @report_app.command("leaders")
 @friendly
 def leaders(period: PeriodOpt = None, unit: UnitOpt = None, as_of: AsOfOpt = None,
             activity: Annotated[str, typer.Option(
                 help="比较哪类活动：training（培训）、drill（演练）、all（两者）。")] = "training",
+            min_sample: MinSampleOpt = 10,
             level: LevelOpt = None, part: PartOpt = None,
             fmt: FormatOpt = ReportFormat.table, out: OutOpt = None) -> None:
     """主要领导、分管领导与本单位工作人员的参训率和差距（最差在前），以及缺训领导名单。
 
     Expected at a session: everyone in post in the holding unit that day (volunteers
     aside). Not on the sign-in sheet counts as missed; 请假 is shown apart and not counted
-    against the rate. Parts: units, named.
+    against the rate. Streets and communities are judged at their own level (本级: own
+    leaders, own staff, own sessions); districts and the city on everything below them
+    (含下级), shown as extra columns for every unit. Parts: units, named.
     Example: safetrain report leaders --period 2026-Q4 --level street
     """
     from records.reports import leaders as report
@@ -197,9 +241,11 @@ def leaders(period: PeriodOpt = None, unit: UnitOpt = None, as_of: AsOfOpt = Non
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--activity") from None
     run_report("leaders", lambda s, sc: {
-        "units": report.by_unit(s, scope=sc, activity=act),
+        "units": report.by_unit(s, scope=sc, activity=act, min_sample=min_sample),
         "named": report.missed(s, scope=sc, activity=act)},
-        period=period, unit=unit, as_of=as_of, fmt=fmt, out=out, levels=level, part=part)
+        period=period, unit=unit, as_of=as_of, fmt=fmt, out=out, levels=level, part=part,
+        notes={"units": report.note(min_sample), "named": report.MISSED_NOTE},
+        terminal={"units": _leaders_terminal, "named": _named_terminal})
 
 
 @report_app.command("certificates")
@@ -334,6 +380,7 @@ def monthly(
     seed: Annotated[int | None, typer.Option(help="交叉抽查的随机种子（默认随机，写入报告）。")] = None,
     activity: Annotated[str, typer.Option(
         help="领导对比的活动：training（培训）、drill（演练）、all。")] = "training",
+    min_sample: MinSampleOpt = 10,
     xlsx: Annotated[bool, typer.Option("--xlsx/--no-xlsx", help="写 Excel 工作簿。")] = True,
     html: Annotated[bool, typer.Option("--html/--no-html", help="写离线 HTML（含图表）。")] = True,
     pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="写可打印的 PDF 摘要。")] = True,
@@ -365,7 +412,8 @@ def monthly(
             try:
                 with stderr.status("统计中 ……"):
                     bundle = report.build(session, scope=scope, seed=seed, activity=activity,
-                                          pool=pool, on_sheet=book.add if book else None)
+                                          min_sample=min_sample, pool=pool,
+                                          on_sheet=book.add if book else None)
             except BaseException:
                 if book is not None:
                     book.discard()

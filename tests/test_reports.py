@@ -292,10 +292,14 @@ def test_leaders_rates_gaps_and_rollup(session, ids):
     hp = row(df, HEPING)  # 周 expected here from 11-16; I expected (left 11-25) but not on sheet
     assert (hp["工作人员应到人次"], hp["工作人员实到人次"], hp["领导参训率%"]) == (3, 2, 50.0)
     st = row(df, STREET)
-    assert (st["场次"], st["主要领导参训率%"], st["分管领导参训率%"], st["领导参训率%"],
-            st["工作人员参训率%"], st["领导差距(百分点)"]) == (4, 50.0, 33.3, 42.9, 81.8, -38.9)
-    # 钱 missed at both of his units: one leader in the street's count.
-    assert (st["领导缺席人次"], st["领导无签到记录人次"], st["缺训领导人数"]) == (2, 2, 2)
+    # The street's headline is its own (本级) T4: 孙 present, 钱 not on the sheet, E present.
+    assert (st["口径"], st["场次"], st["主要领导参训率%"], st["分管领导参训率%"], st["领导参训率%"],
+            st["工作人员参训率%"], st["领导差距(百分点)"]) == ("本级", 1, 100.0, 0.0, 50.0, 100.0, -50.0)
+    assert (st["含下级场次"], st["含下级领导参训率%"], st["含下级工作人员参训率%"],
+            st["含下级领导差距(百分点)"]) == (4, 42.9, 81.8, -38.9)
+    # 钱 missed at both of his units: one leader in the street's pooled count.
+    assert (st["领导缺席人次"], st["领导无签到记录人次"], st["缺训领导人数"]) == (0, 1, 1)
+    assert st["含下级缺训领导人数"] == 2
     assert row(df, CITY)["领导差距(百分点)"] == -38.9
     for path in (EMPTY, STREET2):
         r = row(df, path)
@@ -325,11 +329,13 @@ def test_leaders_for_drills(session, ids):
     xf = row(df, XINGFU)  # DR1 on 11-12: 周 still in 幸福; 王, 丙, 周 not on the list
     assert (xf["场次"], xf["主要领导参训率%"], xf["分管领导参训率%"], xf["工作人员参训率%"]) == \
         (1, 0.0, 0.0, 50.0)
-    st = row(df, STREET)  # DR1 and DR3 (DR3 lists 空白社区 too: still one drill)
+    st = row(df, STREET)  # its own DR3: 孙 and E present, 钱 not on the list
     assert (st["场次"], st["主要领导参训率%"], st["分管领导参训率%"], st["工作人员参训率%"]) == \
-        (2, 50.0, 0.0, 60.0)
+        (1, 100.0, 0.0, 100.0)
+    # Pooled: DR1 and DR3 (DR3 lists 空白社区 too: still one drill)
+    assert (st["含下级场次"], st["含下级工作人员参训率%"]) == (2, 60.0)
     both = leaders.by_unit(session, period=NOV, as_of=END, activity="all")
-    assert row(both, STREET)["场次"] == 6
+    assert (row(both, STREET)["场次"], row(both, STREET)["含下级场次"]) == (2, 6)
 
 
 # --------------------------------------------------------------------------- certificates
@@ -460,20 +466,21 @@ def test_spot_check_sample(session, ids):
 
 
 def test_monthly_bundle_and_summary(session, ids):
-    bundle = monthly_report.build(session, period=NOV, as_of=END, seed=5)
+    bundle = monthly_report.build(session, period=NOV, as_of=END, seed=5, min_sample=1)
     keys = [s.key for s in bundle.sheets]
     assert keys == ["coverage/units", "leaders/units", "leaders/named", "certificates/units",
                     "certificates/people", "drills/units", "drills/types", "drills/actions",
                     "onboarding/people", "turnover/units", "turnover/people", "spot-check/sample"]
     text = "\n".join(bundle.summary)
-    assert "本月 1 个街道/乡镇（共 1 个有培训记录）主要领导参训率低于本单位工作人员，平均低 31.8 个百分点" in text
-    assert "安和市/东城区/朝阳街道（主要领导 50%，工作人员 81.8%）" in text
-    assert "安和市领导参训率 42.9%，比工作人员（81.8%）低 38.9 个百分点" in text
+    # The street's own (本级) T4: leaders 1 of 2, its staff 1 of 1.
+    assert "本月 1 个街道/乡镇（共 1 个样本足够）本级领导参训率低于本单位工作人员，平均低 50 个百分点" in text
+    assert "安和市/东城区/朝阳街道（领导 50%，应到 2 人次；工作人员 100%，应到 1 人次）" in text
+    assert "安和市（含下级）领导参训率 42.9%，比工作人员（81.8%）低 38.9 个百分点" in text
     assert "2 名领导有缺训" in text and "随机种子 5" in text
     assert "本月离岗 3 人，其中 2 人在培训后 6 个月内离岗" in text
     # Same answers as calling each report on its own.
     pd.testing.assert_frame_equal(bundle.sheet("leaders/units").df,
-                                  leaders.by_unit(session, period=NOV, as_of=END))
+                                  leaders.by_unit(session, period=NOV, as_of=END, min_sample=1))
     no_id = re.compile(r"\d{17}[\dX]")
     for sheet in bundle.sheets:
         for column in sheet.df.columns:

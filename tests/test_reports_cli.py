@@ -43,7 +43,7 @@ def csv(result) -> pd.DataFrame:
     (["leaders", "--part", "named"], "单位代码",
      lambda df: df.iloc[0]["姓名"] == "张主任" and df.iloc[0]["缺训场次"] == "2"),
     (["leaders", "--activity", "all", "--level", "street"], "单位代码",
-     lambda df: df.iloc[0]["场次"] == "6"),
+     lambda df: (df.iloc[0]["场次"], df.iloc[0]["含下级场次"]) == ("2", "6")),
     (["certificates", "--part", "people"], "单位",
      lambda df: list(df["姓名"]) == ["网格甲", "安监E", "工作丙"]),
     (["drills", "--part", "actions"], "单位代码", lambda df: list(df["逾期天数"]) == ["152"]),
@@ -114,15 +114,16 @@ def test_report_html_is_self_contained(url, tmp_path):
 
 def test_monthly_bundle_files(url, tmp_path):
     out = tmp_path / "月报"
-    result = invoke(url, "monthly", *PERIOD, "--seed", "7", "--out", str(out))
+    result = invoke(url, "monthly", *PERIOD, "--seed", "7", "--min-sample", "1",
+                    "--out", str(out))
     assert result.exit_code == 0, result.output
-    assert "主要领导参训率低于本单位工作人员" in result.stdout
+    assert "本级领导参训率低于本单位工作人员" in result.stdout
     files = sorted(p.name for p in out.iterdir())
     assert files == ["monthly-2026-11.html", "monthly-2026-11.pdf", "monthly-2026-11.xlsx"]
     book = load_workbook(out / "monthly-2026-11.xlsx")
     assert book.sheetnames[0] == "摘要" and len(book.sheetnames) == 13
     summary = " ".join(str(c.value) for c in book["摘要"]["B"] if c.value)
-    assert "平均低 31.8 个百分点" in summary and "随机种子 7" in summary
+    assert "平均低 50 个百分点" in summary and "随机种子 7" in summary
     for ws in book.worksheets[1:]:
         assert ws.freeze_panes is not None, ws.title
         header = [c.value for c in ws[3] if c.value]
@@ -130,7 +131,7 @@ def test_monthly_bundle_files(url, tmp_path):
         for row in ws.iter_rows(min_row=4, values_only=True):
             assert not any(isinstance(v, str) and FULL_ID.search(v) for v in row), ws.title
     page = (out / "monthly-2026-11.html").read_text(encoding="utf-8")
-    assert "平均低 31.8 个百分点" in page and page.count("Plotly.newPlot") >= 3
+    assert "平均低 50 个百分点" in page and page.count("Plotly.newPlot") >= 3
     assert not re.search(r"<script[^>]+src=", page) and not FULL_ID.search(
         re.sub(r"<script.*?</script>", "", page, flags=re.S))
     assert (out / "monthly-2026-11.pdf").read_bytes()[:5] == b"%PDF-"

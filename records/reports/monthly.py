@@ -81,6 +81,7 @@ class Options:
 
     seed: int
     activity: leaders.Activity = leaders.Activity.training
+    min_sample: int = leaders.DEFAULT_MIN_SAMPLE
     drill_months: int = drills.DEFAULT_MONTHS
     turnover_months: int = turnover.DEFAULT_MONTHS
 
@@ -108,11 +109,8 @@ def _captions(scope: Scope, o: Options) -> dict[str, tuple[str, str]]:
             "本期学时达标：本期学时不少于 年度要求 × 本期天数 ÷ 365；人员为截止日在岗者；"
             "本期演练参与率不设目标，近12个月演练参与率按每年至少 1 次。"),
         "leaders/units": (
-            f"{leaders.TITLE}（{act.label}，最差在前）",
-            "参训率 = 参加 ÷（应到 - 请假）；差距 = 领导参训率 - 工作人员参训率（百分点，"
-            "负数表示领导低于工作人员）；签到表上没有记录算缺训。"),
-        "leaders/named": (leaders.MISSED_TITLE,
-                          "本单位举办的培训中缺席、请假或签到表上没有记录的主要领导和分管领导。"),
+            f"{leaders.TITLE}（{act.label}，最差在前）", leaders.note(o.min_sample)),
+        "leaders/named": (leaders.MISSED_TITLE, leaders.MISSED_NOTE),
         "certificates/units": (certificates.TITLE, "到期人数为累计（60 天内含 30 天内），已续证的不计。"),
         "certificates/people": ("90 天内到期和已过期的持证人员", ""),
         "drills/units": (f"{drills.TITLE}（按单位逐级汇总）", "本单位组织或列为参演单位即算有演练。"),
@@ -156,7 +154,8 @@ def _coverage_job(session: Session, scope: Scope, curriculum: Curriculum, o: Opt
 
 
 def _leaders_job(session: Session, scope: Scope, curriculum: Curriculum, o: Options) -> Tables:
-    return {"leaders/units": leaders.by_unit(session, activity=o.activity, scope=scope),
+    return {"leaders/units": leaders.by_unit(session, activity=o.activity,
+                                             min_sample=o.min_sample, scope=scope),
             "leaders/named": leaders.missed(session, activity=o.activity, scope=scope)}
 
 
@@ -237,6 +236,7 @@ def build(session: Session, *, period: Period | str | None = None,
           as_of: dt.date | None = None, unit: OrgUnit | str | None = None,
           curriculum: Curriculum | None = None, seed: int | None = None,
           activity: leaders.Activity | str = leaders.Activity.training,
+          min_sample: int = leaders.DEFAULT_MIN_SAMPLE,
           drill_months: int = drills.DEFAULT_MONTHS,
           turnover_months: int = turnover.DEFAULT_MONTHS,
           scope: Scope | None = None, pool: Executor | None = None,
@@ -244,7 +244,7 @@ def build(session: Session, *, period: Period | str | None = None,
     scope = as_scope(session, scope, period=period, as_of=as_of, unit=unit)
     curriculum = curriculum or load_curriculum()
     o = Options(spot_check.new_seed() if seed is None else seed, leaders._activity(activity),
-                drill_months, turnover_months)
+                min_sample, drill_months, turnover_months)
     captions = _captions(scope, o)
     tables: Tables = {}
     ready: dict[str, Sheet] = {}
@@ -332,39 +332,9 @@ def summarise(bundle: Bundle, *, drill_months: int = drills.DEFAULT_MONTHS,
             f"持证率 {share('持证率%')}。")
 
     lead = bundle.sheet("leaders/units").df
-    level = _comparison_level(lead, scope)
-    rows = lead[(lead["层级"] == level.label) & lead["主要领导差距(百分点)"].notna()]
-    unit_word = "街道/乡镇" if level is UnitLevel.street else "社区/村"
-    if rows.empty:
-        lines.append(f"{noun}没有可比较的培训签到记录（没有举办培训，或缺少主要领导/工作人员的记录）。")
-    else:
-        behind = rows[rows["主要领导差距(百分点)"] < 0]
-        if behind.empty:
-            lines.append(f"{noun}有培训记录的 {len(rows)} 个{unit_word}中，"
-                         f"主要领导参训率都不低于本单位工作人员。")
-        else:
-            worst = behind.sort_values("主要领导差距(百分点)").iloc[0]
-            lines.append(
-                f"{noun} {len(behind):,} 个{unit_word}（共 {len(rows):,} 个有培训记录）主要领导参训率低于"
-                f"本单位工作人员，平均低 {_num(-behind['主要领导差距(百分点)'].mean())} 个百分点；"
-                f"差距最大的是 {worst['单位']}（主要领导 {_num(worst['主要领导参训率%'])}%，"
-                f"工作人员 {_num(worst['工作人员参训率%'])}%）。")
-    top = None
-    if root is not None:
-        match = lead[lead["单位代码"] == root["单位代码"]]
-        top = match.iloc[0] if not match.empty else None
-    if top is not None and pd.notna(top["领导参训率%"]) and pd.notna(top["工作人员参训率%"]):
-        named = bundle.sheet("leaders/named").df
-        absent = int(top["领导缺席人次"])
-        missing = int(top["领导无签到记录人次"])
-        diff = top["领导参训率%"] - top["工作人员参训率%"]
-        relation = (f"低 {_num(-diff)} 个百分点" if diff < 0 else
-                    f"高 {_num(diff)} 个百分点" if diff > 0 else "持平")
-        lines.append(
-            f"{top['单位']}领导参训率 {_num(top['领导参训率%'])}%，比工作人员"
-            f"（{_num(top['工作人员参训率%'])}%）{relation}；"
-            f"{int(top['缺训领导人数']):,} 名领导有缺训（缺席 {absent:,} 人次，签到表上无记录 {missing:,} 人次，"
-            f"另请假 {int(top['领导请假人次']):,} 人次），名单见“缺训领导名单”（{len(named):,} 行）。")
+    lines.extend(leaders.summary(lead, bundle.sheet("leaders/named").df, noun=noun,
+                                 level=_comparison_level(lead, scope),
+                                 top_code=None if root is None else root["单位代码"]))
 
     cert = bundle.sheet("certificates/units").df
     croot = _root(cert)

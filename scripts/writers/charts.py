@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pandas as pd
 import plotly.graph_objects as go
 
+from records.reports.leaders import small_sample
 from records.reports.monthly import Sheet
 from scripts.writers import CJK_FONTS, child_level
 
@@ -41,22 +42,25 @@ def _rows(df: pd.DataFrame) -> tuple[pd.DataFrame, str]:
 
 
 def leaders(sheet: Sheet) -> go.Figure | None:
-    """Streets (communities when the scope is one street) with the largest leader gaps."""
+    """Streets (communities when the scope is one street), 本级, in the table's order: the
+    worst first, 样本少 after them and marked, as many as fit."""
     df = sheet.df
     level = "街道/乡镇" if (df["层级"] == "街道/乡镇").sum() > 1 else child_level(df)
     rows = df[(df["层级"] == level) & df["领导参训率%"].notna() & df["工作人员参训率%"].notna()]
     if rows.empty:
         return None
-    rows = rows.sort_values("领导差距(百分点)").head(MAX_BARS)
-    names = rows["单位"].map(_short)
+    rows = rows.head(MAX_BARS)  # the table is already worst first
+    small = small_sample(rows)
+    names = [_short(u) + ("（样本少）" if s else "") for u, s in zip(rows["单位"], small, strict=True)]
     fig = go.Figure()
-    for column, label, colour in (("主要领导参训率%", "主要领导", _RED),
-                                  ("分管领导参训率%", "分管领导", _ORANGE),
-                                  ("工作人员参训率%", "工作人员", _BLUE)):
+    for column, basis, label, colour in (("领导参训率%", "领导应到人次", "领导", _RED),
+                                         ("工作人员参训率%", "工作人员应到人次", "工作人员", _BLUE)):
         fig.add_bar(x=names, y=rows[column], name=label, marker_color=colour,
-                    hovertemplate="%{x}<br>" + label + " %{y:.1f}%<extra></extra>")
-    which = f"差距最大的 {len(rows)} 个{level}" if len(rows) == MAX_BARS else f"按{level}，差距大的在左"
-    return _layout(fig, f"领导与本单位工作人员参训率（{which}）", percent=True)
+                    customdata=rows[basis],
+                    hovertemplate="%{x}<br>" + label + " %{y:.1f}%（应到 %{customdata} 人次）"
+                                  "<extra></extra>")
+    which = f"最差的 {len(rows)} 个{level}" if len(rows) == MAX_BARS else f"按{level}，差距大的在左"
+    return _layout(fig, f"本级领导与本单位工作人员参训率（{which}）", percent=True)
 
 
 def coverage(sheet: Sheet) -> go.Figure | None:
