@@ -20,14 +20,17 @@ import secrets as _secrets
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
+from records.cert_audit import cert_event, cert_state
 from records.certificates import CertFields, sign
 from records.certification import LOCAL_TZ, valid_until
 from records.curriculum import Curriculum, load_curriculum
+from records.event_log import Kind, NewEvent, append
 from records.models import (
     ActionStatus,
     Attempt,
@@ -160,8 +163,13 @@ def has_activity(session: Session) -> bool:
 
 def generate(session: Session, *, seed: int = 1, end: dt.date = DEFAULT_END, months: int = 12,
              secret: bytes | None = None, curriculum: Curriculum | None = None,
-             progress: Callable[[str], None] | None = None) -> ActivityReport:
-    """Add `months` months of activity ending on `end` for everyone in the database."""
+             progress: Callable[[str], None] | None = None,
+             anchor: Path | None = None) -> ActivityReport:
+    """Add `months` months of activity ending on `end` for everyone in the database.
+
+    Certificates are logged in the event log as the register would have (issued or renewed,
+    then revoked), chained with `secret`; `anchor` is the instance's anchor file.
+    """
     if has_activity(session):
         return ActivityReport(skipped=True)
     say = progress or (lambda _msg: None)
@@ -175,7 +183,7 @@ def generate(session: Session, *, seed: int = 1, end: dt.date = DEFAULT_END, mon
     city.drills()
     say("模块成绩与证书")
     city.attempts_and_certificates(curriculum or load_curriculum(),
-                                   secret or _secrets.token_hex(32).encode(), seed)
+                                   secret or _secrets.token_hex(32).encode(), seed, anchor)
     log.info("demo activity: %s rows", city.report.rows)
     return city.report
 
@@ -359,7 +367,8 @@ class _City:
         self.writer.flush()
 
 
-    def attempts_and_certificates(self, curriculum: Curriculum, secret: bytes, seed: int) -> None:
+    def attempts_and_certificates(self, curriculum: Curriculum, secret: bytes, seed: int,
+                                  anchor: Path | None = None) -> None:
         rng, end = self.rng, self.end
         people = self.session.execute(select(Person.id, Person.trainee_id, Person.name,
                                              Person.id_number)
@@ -374,6 +383,8 @@ class _City:
             if year.isdigit() and seq.isdigit():
                 numbers[int(year)] = max(numbers[int(year)], int(seq))
         renewals: list[tuple[str, str]] = []
+        issued_events: list[NewEvent] = []
+        revoked_events: list[NewEvent] = []
         seen: set[int] = set()
         for post in current:
             if post.person_id in seen:
@@ -421,10 +432,16 @@ class _City:
                        "holder_name": p.name, "unit_path": unit.path, "issued_on": issued,
                        "valid_from": start, "valid_until": until, "renews_id": None,
                        "basis": "演示数据", "revoked_on": None, "revoked_reason": None}
+                state = {**row, "renews": previous}
+                issued_events.append(cert_event(
+                    Kind.cert_renewed if previous else Kind.cert_issued, cert_state(state)))
                 revoked = rng.random() < 0.004
                 if revoked:
                     row["revoked_on"] = min(end, start + dt.timedelta(days=rng.randrange(30, 300)))
                     row["revoked_reason"] = "培训记录核查不实"
+                    revoked_events.append(cert_event(Kind.cert_revoked, cert_state(
+                        {**state, "revoked_on": row["revoked_on"],
+                         "revoked_reason": row["revoked_reason"]})))
                 self.writer.add(Certificate.__table__, row)
                 self.report.certificates += 1
                 if previous is not None:
@@ -440,6 +457,8 @@ class _City:
             cert_ids = dict(self.session.execute(select(Certificate.number, Certificate.id)).all())
             self.session.execute(update(Certificate), [
                 {"id": cert_ids[new], "renews_id": cert_ids[old]} for new, old in renewals])
+        append(self.session, secret, issued_events + revoked_events, anchor=anchor,
+               actor=SOURCE)
 
 
 def _moves(session: Session, rng: random.Random, units: list[Any],

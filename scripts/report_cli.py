@@ -459,11 +459,13 @@ def demo_activity(inst: Any, seed: int) -> None:
     """`safetrain demo-data --activity`: a year of activity for the demo city (once)."""
     from records import demo_activity as generator
     from records.certificates import load_secret
+    from records.event_log import anchor_path
 
     secret = load_secret(inst.secret_file) if inst.secret_file.exists() else None
     with db.open_session(inst.db_url) as session, stderr.status("生成一年的活动记录 ……") as status:
         result = generator.generate(session, seed=seed, secret=secret,
-                                    progress=lambda msg: status.update(f"生成 {msg} ……"))
+                                    progress=lambda msg: status.update(f"生成 {msg} ……"),
+                                    anchor=anchor_path(inst.home))
     if result.skipped:
         stdout.print("活动记录已存在，没有变化 (demo activity already present)")
         return

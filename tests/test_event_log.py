@@ -235,6 +235,25 @@ def test_migration_writes_genesis_entries_for_existing_certificates(db_url, anch
     assert verdict(db_url, anchor, certified, D(2027, 2, 1)).verdict is Verdict.revoked
 
 
+# --------------------------------------------------------------------------- demo
+
+
+def test_every_demo_certificate_verifies_against_the_log(db_url, anchor):
+    from records import demo_activity, demo_city
+
+    with db.open_session(db_url) as session:
+        demo_city.load(session, demo_city.generate(600, seed=5), seed=5)
+        demo_activity.generate(session, seed=5, secret=SECRET, anchor=anchor)
+    report = run_audit(db_url, anchor)
+    assert report.ok, report.problems[:3]
+    assert report.certificates > 50 and report.entries > report.certificates  # some revoked
+    with db.open_session(db_url) as session:
+        codes = session.scalars(select(Certificate.code)).all()
+        verdicts = {verify(session, SECRET, c, today=demo_activity.DEFAULT_END,
+                           anchor=anchor).verdict for c in codes}
+    assert Verdict.altered not in verdicts and Verdict.valid in verdicts
+
+
 # --------------------------------------------------------------------------- CLI
 
 runner = CliRunner()
