@@ -115,6 +115,8 @@ def find_by_title(session: Session, sheet: Sheet, file: str, model: Any, noun: s
     if sheet.title_dates:
         stmt = stmt.where(model.held_on.in_(sheet.title_dates))
     found = [s for s in session.scalars(stmt) if re.sub(r"\s+", "", s.title) in compact]
+    if len(found) > 1:
+        found = _organised_by_named_unit(session, compact, found)
     if len(found) == 1:
         return found[0]
     when = "、".join(d.isoformat() for d in sheet.title_dates) or "标题中没有日期"
@@ -123,8 +125,27 @@ def find_by_title(session: Session, sheet: Sheet, file: str, model: Any, noun: s
             f"{file}：标题「{sheet.title_text[:80]}」（{when}）没有对应的已登记{noun}。"
             f"请先登记这次{noun}，或{hint}。"
         )
-    listed = "；".join(f"{s.code} {s.held_on} {s.title}" for s in found)
-    raise InputFileError(f"{file}：标题对应多次{noun}（{listed}），{hint}。")
+    units = {u.id: u.path for u in session.scalars(
+        select(OrgUnit).where(OrgUnit.id.in_({s.organizer_id for s in found})))}
+    listed = "；".join(f"{s.code} {s.held_on} {units.get(s.organizer_id, '')} {s.title}"
+                      for s in found)
+    raise InputFileError(f"{file}：标题对应多次{noun}（{listed}），标题中的日期和单位名称"
+                         f"无法区分，{hint}。")
+
+
+def _organised_by_named_unit(session: Session, compact: str, found: list[Any]) -> list[Any]:
+    """Of several sessions whose title and date fit, those organised by the unit the sheet's
+    title names (乙一社区…培训签到表: 乙一社区's, not its street's). A title naming a street
+    and then a community (乙街道乙一社区…) means the community: the lowest level named wins.
+    When the title names none of their organisers, all of them (the caller refuses)."""
+    units = {u.id: u for u in session.scalars(
+        select(OrgUnit).where(OrgUnit.id.in_({s.organizer_id for s in found})))}
+    named = [s for s in found
+             if (name := re.sub(r"\s+", "", units[s.organizer_id].name)) and name in compact]
+    if not named:
+        return found
+    lowest = max(units[s.organizer_id].level for s in named)
+    return [s for s in named if units[s.organizer_id].level == lowest]
 
 
 # --------------------------------------------------------------------------- rows
