@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 from sqlalchemy import func, select
@@ -22,6 +23,8 @@ from sqlalchemy.orm import Session
 from records.certification import LOCAL_TZ
 from records.curriculum import Curriculum, Module
 from records.errors import NotFound, SafeTrainError
+from records.event_log import append
+from records.grade_log import attempt_state, grade_event
 from records.models import Attempt, AttemptGrant, AttemptStatus, Person
 
 MAX_GRANT = 20  # per grant: a typo (200 for 2) must not lift the limit for good
@@ -59,12 +62,18 @@ def people_by_trainee_id(session: Session, trainee_ids: list[str]) -> dict[str, 
     return {p.trainee_id: p for p in people}
 
 
-def record_attempt(session: Session, facts: AttemptFacts) -> Attempt:
-    """Insert or update the attempt for this exact submission (same trainee, module, hash)."""
+def record_attempt(session: Session, facts: AttemptFacts, *, secret: bytes | None = None,
+                   anchor: Path | None = None) -> Attempt:
+    """Insert or update the attempt for this exact submission (same trainee, module, hash).
+
+    With the instance `secret`, a changed result is logged (graded / regraded, old and new)
+    in the event log, in the same transaction.
+    """
     person = people_by_trainee_id(session, [facts.trainee_id]).get(facts.trainee_id)
     attempt = session.scalars(select(Attempt).where(
         Attempt.trainee_id == facts.trainee_id, Attempt.module == facts.module,
         Attempt.submission_sha256 == facts.submission_sha256)).one_or_none()
+    old = attempt_state(attempt) if attempt is not None else None
     if attempt is None:
         attempt = Attempt(trainee_id=facts.trainee_id, module=facts.module,
                           submission_sha256=facts.submission_sha256)
@@ -83,6 +92,8 @@ def record_attempt(session: Session, facts: AttemptFacts) -> Attempt:
     attempt.submitted_at = facts.submitted_at
     attempt.graded_at = facts.graded_at
     session.flush()
+    if secret is not None and attempt_state(attempt) != old:
+        append(session, secret, [grade_event(attempt, old)], anchor=anchor)
     return attempt
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
+from records import grade_log
 from records.certificates import CertFields, Verdict, Verification, sign
 from records.certificates import verify as verify_code
 from records.event_log import (
@@ -136,6 +137,8 @@ class AuditReport:
     entries: int = 0
     head: Anchor = field(default_factory=lambda: Anchor(0, "0" * 64))
     certificates: int = 0
+    grades_logged: int = 0  # attempts with a log entry, all checked against their rows
+    grades_unlogged: int = 0  # attempts graded before the log (or without the secret)
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -152,12 +155,16 @@ class AuditReport:
 
 
 def audit(session: Session, secret: bytes, *, anchor: Path | None) -> AuditReport:
-    """The whole log (chain, head row, anchor), then every certificate against it."""
+    """The whole log (chain, head row, anchor), then every certificate and every logged
+    grade against it."""
     chain = ChainReport()
     latest: dict[str, tuple[int, str]] = {}
+    grades: dict[str, str] = {}
     for entry in walk(session, secret, chain):
         if entry.subject.startswith(PREFIX):
             latest[entry.subject[len(PREFIX):]] = (entry.seq, entry.payload)
+        elif entry.subject.startswith(grade_log.PREFIX):
+            grades[entry.subject] = entry.payload
     report = AuditReport(entries=chain.entries, head=chain.last, problems=chain.problems)
     report.problems += check_ends(session, chain.last, anchor)
     renewed = aliased(Certificate)
@@ -185,6 +192,9 @@ def audit(session: Session, secret: bytes, *, anchor: Path | None) -> AuditRepor
     for number, (seq, _) in sorted(latest.items()):
         report.problems.append(Problem(
             f"证书 {number} 在日志中有记录（第 {seq} 条），但数据库里已没有这张证书：证书记录被删除。"))
+    report.grades_logged = len(grades)
+    report.grades_unlogged, problems = grade_log.check_attempts(session, grades)
+    report.problems += problems + grade_log.missing_attempts(grades)
     return report
 
 

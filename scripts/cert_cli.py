@@ -267,7 +267,9 @@ def audit() -> None:
     with db.open_session(inst.db_url) as session:
         report = run_audit(session, secret, anchor=anchor_path(inst.home))
     lines = [f"日志条数 entries: {report.entries}（最后一条：第 {report.head.seq} 条）",
-             f"证书 certificates: {report.certificates}"]
+             f"证书 certificates: {report.certificates}",
+             f"成绩 grades: {report.grades_logged} 条对照日志核验"
+             + (f"，{report.grades_unlogged} 条早于日志（未核验）" if report.grades_unlogged else "")]
     if report.ok:
         stdout.print(Panel(escape("\n".join(lines)), title="登记簿完整 (intact)",
                            border_style="green", expand=False))

@@ -16,11 +16,12 @@ from sqlalchemy import select, text
 from typer.testing import CliRunner
 
 from records import db, event_log
+from records.attempts import AttemptFacts, record_attempt
 from records.cert_audit import audit, subject, verify
 from records.cert_register import issue, reinstate, revoke
 from records.certificates import Verdict
 from records.curriculum import load_curriculum
-from records.models import Certificate, Event, Person
+from records.models import AttemptStatus, Certificate, Event, Person
 from scripts.cli import app
 from tests.helpers import pass_modules, write_xlsx
 from tests.test_certification import GRID_MODULES, SECRET, ZHANG, ready_grid_worker
@@ -233,6 +234,39 @@ def test_migration_writes_genesis_entries_for_existing_certificates(db_url, anch
         assert event_log.anchor_if_missing(session, anchor)
     assert run_audit(db_url, anchor).ok
     assert verdict(db_url, anchor, certified, D(2027, 2, 1)).verdict is Verdict.revoked
+
+
+# --------------------------------------------------------------------------- grades
+
+
+def graded(db_url: str, anchor: Path, score: float, sha: str = "a" * 64) -> None:
+    facts = AttemptFacts("zhangsan", "rescue-fire", "1", sha, score, 10.0, 60.0,
+                         AttemptStatus.graded, [], None,
+                         dt.datetime(2026, 11, 2, 8, 0, 0, 123456, tzinfo=dt.UTC))
+    with db.open_session(db_url) as session:
+        record_attempt(session, facts, secret=SECRET, anchor=anchor)
+
+
+def test_grades_are_logged_with_old_and_new_and_checked(db_url, anchor):
+    graded(db_url, anchor, 5.0)
+    graded(db_url, anchor, 5.0)  # the same result again: nothing to log
+    graded(db_url, anchor, 8.0)  # regraded
+    with db.open_session(db_url) as session:
+        entries = session.execute(select(Event.kind, Event.payload).order_by(Event.seq)).all()
+    assert [k for k, _ in entries] == ["grade.graded", "grade.regraded"]
+    regrade = json.loads(entries[1].payload)
+    assert (regrade["old"]["score"], regrade["state"]["score"]) == (5.0, 8.0)
+    assert not regrade["old"]["passed"] and regrade["state"]["passed"]
+    report = run_audit(db_url, anchor)
+    assert report.ok and report.grades_logged == 1 and report.grades_unlogged == 0
+
+    execute(db_url, "UPDATE attempt SET score = 10, passed = :t", t=True)
+    [problem] = run_audit(db_url, anchor).problems
+    assert "zhangsan 的模块 rescue-fire 成绩与日志不符" in str(problem)
+    assert "得分：日志为「8.0」，现为「10.0」" in str(problem)
+    execute(db_url, "DELETE FROM attempt")
+    [problem] = run_audit(db_url, anchor).problems
+    assert "成绩记录被删除" in str(problem)
 
 
 # --------------------------------------------------------------------------- demo
