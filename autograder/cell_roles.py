@@ -123,37 +123,45 @@ def _instructor_cells_tests_need(nb: NotebookNode) -> set[str]:
     return keep
 
 
-def mentioned_names(source: str) -> set[str]:
+@dataclass(frozen=True)
+class CellNames:
+    loaded: frozenset[str]  # names read
+    bound: frozenset[str]  # names assigned, defined, imported or taken as arguments
+    strings: frozenset[str]  # identifier-like string constants (`globals().get("name")`)
+
+    @property
+    def mentioned(self) -> frozenset[str]:
+        return self.loaded | self.bound | self.strings
+
+
+@functools.lru_cache(maxsize=4096)
+def cell_names(source: str) -> CellNames:
+    """The names a cell's code reads, binds and spells out as strings (empty if it does not parse)."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
-        return set()
-    names = set()
+        return CellNames(frozenset(), frozenset(), frozenset())
+    loaded, bound, strings = set(), set(), set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Name):
-            names.add(node.id)
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.isidentifier():
-            names.add(node.value)
-    return names
-
-
-def bound_names(source: str) -> set[str]:
-    """Names a cell assigns at top level (assignments, defs, imports, for targets)."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return set()
-    names = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-            names.add(node.id)
+            (bound if isinstance(node.ctx, ast.Store) else loaded).add(node.id)
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            names.add(node.name)
+            bound.add(node.name)
         elif isinstance(node, ast.arg):
-            names.add(node.arg)
+            bound.add(node.arg)
         elif isinstance(node, ast.Import | ast.ImportFrom):
-            names.update((a.asname or a.name).split(".")[0] for a in node.names)
-    return names
+            bound.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.isidentifier():
+            strings.add(node.value)
+    return CellNames(frozenset(loaded), frozenset(bound), frozenset(strings))
+
+
+def mentioned_names(source: str) -> frozenset[str]:
+    return cell_names(source).mentioned
+
+
+def bound_names(source: str) -> frozenset[str]:
+    return cell_names(source).bound
 
 
 def trainee_bound_names(nb: NotebookNode) -> set[str]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from nbformat.notebooknode import NotebookNode
 
-from autograder.cell_roles import bound_names, trainee_bound_names
+from autograder.cell_roles import bound_names, cell_names, trainee_bound_names
 
 
 @dataclass
@@ -25,15 +25,10 @@ class ContractProblem:
 
 
 def _loaded_names(source: str) -> tuple[set[str], set[str]]:
-    """(names read, identifier-like string constants) of a cell."""
-    tree = ast.parse(source)
-    loaded, strings = set(), set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
-            loaded.add(node.id)
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.isidentifier():
-            strings.add(node.value)
-    return loaded, strings
+    """(names read, identifier-like string constants) of a cell; SyntaxError if it does not parse."""
+    ast.parse(source)
+    names = cell_names(source)
+    return set(names.loaded), set(names.strings)
 
 
 def declared_reads(nb: NotebookNode) -> list[str] | None:

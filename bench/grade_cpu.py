@@ -24,6 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.grade_batch import cell_scores  # noqa: E402 (after the path is set)
+
 CPUACCT = Path("/sys/fs/cgroup/cpuacct")
 
 
@@ -56,15 +58,6 @@ def run_in_group(cmd: list[str], env: dict, cwd: Path, group: Path) -> tuple[flo
     if proc.returncode not in (0, 1):
         print(proc.stderr[-2000:])
     return cpu_seconds(group) - before, time.perf_counter() - start, proc.returncode
-
-
-def cell_scores(course_root: Path, module: str) -> dict[tuple[str, str], float]:
-    from nbgrader.api import Gradebook
-
-    with Gradebook(f"sqlite:///{course_root / 'gradebook.db'}", "safetrain") as gb:
-        return {(s.student.id, g.name): float(g.score)
-                for s in gb.assignment_submissions(module)
-                for nb in s.notebooks for g in nb.grades if g.auto_score is not None}
 
 
 def main() -> None:
