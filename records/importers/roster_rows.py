@@ -245,12 +245,9 @@ def _cross_row_errors(file: str, rows: list[RosterRow],
     by_id: dict[str, RosterRow] = {}
     posts_seen: dict[tuple[str, str, Role], int] = {}
     login_owner: dict[str, RosterRow] = {}
+    errors.extend(_conflicting_people(file, rows, label))
     for r in rows:
         first = by_id.setdefault(r.id_number, r)
-        if first.name != r.name:
-            errors.append(RowError(file, r.row, label("id_number"),
-                                   f"身份证号 {idcard.mask(r.id_number)} 在第{first.row}行的姓名是"
-                                   f"「{first.name}」，这里是「{r.name}」"))
         key = (r.id_number, r.unit_path, r.role)
         if key in posts_seen:
             errors.append(RowError(file, r.row, label("id_number"),
@@ -264,4 +261,37 @@ def _cross_row_errors(file: str, rows: list[RosterRow],
             elif first.login and first.login != r.login:
                 errors.append(RowError(file, r.row, label("login"),
                                        f"同一人在第{first.row}行的账号是「{first.login}」"))
+    return errors
+
+
+def _mask_phone(phone: str) -> str:
+    digits = phone.replace("-", "")
+    return digits[:3] + "****" + digits[7:] if len(digits) == 11 else phone[:-4] + "****"
+
+
+def _conflicting_people(file: str, rows: list[RosterRow],
+                        label: Callable[[str], str]) -> list[RowError]:
+    """One ID on several rows is one person: several posts (兼职) are fine, but a different
+    name or phone means one of the rows is wrong. Every row of that ID is refused, each
+    naming the rows and the values that disagree (a row without a phone disagrees with none)."""
+    by_id: dict[str, list[RosterRow]] = {}
+    for r in rows:
+        by_id.setdefault(r.id_number, []).append(r)
+    errors: list[RowError] = []
+    for id_number, group in by_id.items():
+        if len(group) < 2:
+            continue
+        masked = idcard.mask(id_number)
+        numbers = "、".join(f"第{r.row}行" for r in group)
+        if len({r.name for r in group}) > 1:
+            names = "，".join(f"第{r.row}行的姓名是「{r.name}」" for r in group)
+            errors.extend(RowError(file, r.row, label("id_number"),
+                                   f"身份证号 {masked} 在{numbers}出现，但姓名不一致（{names}）："
+                                   "同一身份证号只能是同一个人，请核对") for r in group)
+        phones = [r for r in group if r.phone]
+        if len({r.phone.replace("-", "") for r in phones if r.phone}) > 1:
+            listed = "，".join(f"第{r.row}行是 {_mask_phone(r.phone or '')}" for r in phones)
+            errors.extend(RowError(file, r.row, label("phone"),
+                                   f"身份证号 {masked} 在{numbers}出现（兼职可以），但手机号不一致"
+                                   f"（{listed}）：请统一后再导入") for r in group)
     return errors
