@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from autograder.nbgrader_run import alembic_on_path
 from records.attempts import allowances
 from records.curriculum import Module
+from records.instance import private
 from records.models import Attempt, OrgUnit, Person, Post
 
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
@@ -109,7 +110,7 @@ def write_batch_sheet(path: Path, trainees: pd.DataFrame, items: pd.DataFrame, t
                 ws.conditional_formatting.add(f"A3:{last_col}{last}", _shortfall_rule(*fail_rule))
             ws.auto_filter.ref = f"A2:{last_col}{max(last, 2)}"
             _inert(ws)
-    return path
+    return private(path)
 
 
 def _inert(ws: Worksheet) -> None:

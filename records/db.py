@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,15 +28,38 @@ HEAD_REVISION = "0007"
 
 
 def make_engine(url: str) -> Engine:
-    """Engine for a records URL; SQLite gets foreign keys on and its folder created."""
+    """Engine for a records URL; SQLite gets foreign keys on. Nothing is created on disk:
+    only `upgrade` (safetrain init / db upgrade) makes a SQLite file, owner-only."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def sqlite_file(engine: Engine) -> Path | None:
+    """The file of a SQLite database (None for PostgreSQL or an in-memory database)."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:" \
+            or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def _missing(engine: Engine) -> bool:
+    path = sqlite_file(engine)
+    return path is not None and not path.exists()
+
+
+def _create_private(engine: Engine) -> None:
+    """The SQLite file and its folder, owner-only (0600 / 0700); an existing file made so."""
+    path = sqlite_file(engine)
+    if path is None:
+        return
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    os.chmod(path, 0o600)  # WAL and SHM files take the database file's mode
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 (DB-API object)
@@ -72,7 +96,9 @@ def head_revision() -> str:
 
 
 def current_revision(engine: Engine) -> str | None:
-    """The revision in Alembic's version table (None: no table, or empty)."""
+    """The revision in Alembic's version table (None: no table, or empty, or no file)."""
+    if _missing(engine):  # connecting would create an empty SQLite file
+        return None
     try:
         with engine.connect() as conn:
             if not inspect(conn).has_table("alembic_version"):
@@ -92,16 +118,20 @@ def upgrade(engine: Engine, revision: str = "head", *,
     """
     from alembic import command
 
+    _create_private(engine)
     before = current_revision(engine)
     command.upgrade(alembic_config(engine, secret), revision)
     return before, current_revision(engine) or ""
 
 
 def check_schema(engine: Engine) -> None:
-    """Raise a clear error unless the database exists and is at the code's head revision."""
+    """Raise a clear error unless the database exists and is at the code's head revision.
+
+    A missing SQLite file is not created by asking: commands other than init leave none.
+    """
     current = current_revision(engine)
     if current is None:
-        if inspect(engine).get_table_names():
+        if not _missing(engine) and inspect(engine).get_table_names():
             raise NotInitialised(
                 f"数据库 {safe_url(engine)} 里已有别的表，但不是 SafeTrain 的记录库。"
                 " The database holds tables that are not SafeTrain's."

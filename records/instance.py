@@ -10,6 +10,7 @@ HOME_ENV = "SAFETRAIN_HOME"
 DB_ENV = "SAFETRAIN_DB"
 DEFAULT_HOME = "instance"
 DB_FILENAME = "safetrain.db"
+PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600
 
 
 @dataclass(frozen=True)
@@ -45,5 +46,16 @@ class Instance:
         return self.home / "secret.key"
 
     def create_dirs(self) -> None:
+        """The instance's folders, owner-only (0700): full ID numbers live in here. Existing
+        folders are made so too, so `safetrain init` closes an older, readable instance."""
         for path in (self.home, self.course_dir, self.reports_dir, self.imports_dir):
-            path.mkdir(parents=True, exist_ok=True)
+            path.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+            path.chmod(PRIVATE_DIR)
+        if self.secret_file.exists():
+            private(self.secret_file)
+
+
+def private(path: Path) -> Path:
+    """Make a file we wrote (a report, a rejects file, the secret) owner-only: 0600."""
+    path.chmod(PRIVATE_FILE)
+    return path

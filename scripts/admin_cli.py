@@ -6,12 +6,14 @@ Thin: parse, open one session, call `records.access`, render.
 from __future__ import annotations
 
 import getpass
+import re
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 
 from records import db
+from records.idcard import mask
 from scripts.output import Format, render, stderr, stdout
 from scripts.training_cli import AsOfOpt, FormatOpt, OutOpt, day, friendly, instance
 
@@ -21,6 +23,30 @@ admin_app = typer.Typer(
 )
 LoginArg = Annotated[str, typer.Argument(
     help="Jupyter/JupyterHub 登录名（即账号、trainee id）。 Jupyter user name.")]
+# An ID number typed where a login belongs (or used as one) is shown masked, never whole.
+_ID_LIKE = re.compile(r"\d{17}[\dXx]|\d{15}")
+
+
+def masked(login: str) -> str:
+    """A login with every ID-number-like run masked (1101********1234)."""
+    return _ID_LIKE.sub(lambda m: mask(m.group()), login)
+
+
+def shown(login: str) -> str:
+    """A login as echoed to the terminal: masked, markup escaped."""
+    return escape(masked(login))
+
+
+def checked(login: str) -> str:
+    """The login as stored; a usage error (masked, never a traceback) when it is unusable."""
+    from records.people import normalise_login
+
+    try:
+        return normalise_login(login)
+    except ValueError as exc:
+        raise typer.BadParameter(masked(str(exc)), param_hint="LOGIN") from None
+
+
 UnitArg = Annotated[str, typer.Argument(help="单位代码或完整路径，如 0101。 Unit code or path.")]
 
 
@@ -38,12 +64,13 @@ def grant(
     from records.access import grant as grant_scope
     from records.org import find_unit
 
+    login = checked(login)
     with db.open_session(instance().db_url) as session:
         target = find_unit(session, unit)
         state = grant_scope(session, login, target, by=getpass.getuser(), note=note)
         path = target.path
     word = "已授权 (granted)" if state == "created" else "已有此授权，没有变化 (unchanged)"
-    stdout.print(f"{escape(login.strip().lower())} → {escape(path)}：{word}", highlight=False)
+    stdout.print(f"{shown(login.strip().lower())} → {escape(path)}：{word}", highlight=False)
 
 
 @admin_app.command("revoke")
@@ -64,12 +91,13 @@ def revoke(
 
     if (unit is None) == (not all_units):
         raise typer.BadParameter("请给出单位，或用 --all 撤销全部。 Give a UNIT or --all.")
+    login = checked(login)
     with db.open_session(instance().db_url) as session:
         removed = revoke_scope(session, login, find_unit(session, unit) if unit else None)
     if not removed:
-        stdout.print(f"{escape(login)} 没有这项授权，没有变化 (nothing to revoke)", highlight=False)
+        stdout.print(f"{shown(login)} 没有这项授权，没有变化 (nothing to revoke)", highlight=False)
     for path in removed:
-        stdout.print(f"{escape(login)} → {escape(path)}：已撤销 (revoked)", highlight=False)
+        stdout.print(f"{shown(login)} → {escape(path)}：已撤销 (revoked)", highlight=False)
 
 
 @admin_app.command("list")
@@ -84,6 +112,7 @@ def list_scopes(
 
     with db.open_session(instance().db_url) as session:
         df = list_grants(session, login=login)
+    df["账号"] = df["账号"].map(masked)
     render(df, fmt, title="管理员授权", out=out)
 
 
@@ -98,7 +127,7 @@ def show(login: LoginArg, as_of: AsOfOpt = None) -> None:
     with db.open_session(instance().db_url) as session:
         viewer = viewer_for(session, login.strip().lower(), as_of=day(as_of))
     who = viewer.name or "不在花名册（只能作为管理员）"
-    stdout.print(f"账号 {escape(viewer.login)}：{escape(who)}", highlight=False)
+    stdout.print(f"账号 {shown(viewer.login)}：{escape(who)}", highlight=False)
     if not viewer.scopes:
         stderr.print("没有可查看的单位：用 `safetrain admin grant` 授权。")
         return

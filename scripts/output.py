@@ -46,7 +46,10 @@ def render(df: pd.DataFrame, fmt: Format = Format.table, *, title: str | None = 
         text = None
     if text is not None:
         if out:
+            from records.instance import private
+
             out.write_text(text, encoding="utf-8-sig" if fmt is Format.csv else "utf-8")
+            private(out)
             stderr.print(f"已写入 {out}")
         else:
             sys.stdout.write(text)

@@ -14,6 +14,7 @@ import pandas as pd
 import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name
 
+from records.instance import private
 from records.reports.base import GAP_RED, RATE_AMBER, RATE_RED, Kind
 from records.reports.monthly import Sheet
 from scripts.writers import display_width, is_blank, kinds
@@ -55,7 +56,7 @@ def write_table(path: Path, df: pd.DataFrame, *, sheet: str = "data") -> Path:
             widest = max([display_width(str(column)), *(display_width(_text(v))
                                                         for v in df[column].head(500))])
             ws.set_column(c, c, min(60, widest + 2))
-    return path
+    return private(path)
 
 
 class ExcelBook:
@@ -129,7 +130,7 @@ class ExcelBook:
             self.book.close()
         finally:
             self._rows.cleanup()
-        return self.path
+        return private(self.path)
 
     def discard(self) -> None:
         """Give up (the tables failed): no file is written, the temporary rows go."""

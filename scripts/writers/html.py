@@ -12,6 +12,7 @@ from pathlib import Path
 
 from plotly.offline import get_plotlyjs
 
+from records.instance import private
 from records.reports.monthly import Sheet
 from scripts.writers import CJK_FONTS, brief_units, kinds, severity, show
 from scripts.writers.charts import figures
@@ -108,7 +109,7 @@ def write_html(path: Path, sheets: Sequence[Sheet], *, title: str, summary: Sequ
         f'<body><main>{"".join(parts)}</main></body></html>')
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(document, encoding="utf-8")
-    return path
+    return private(path)
 
 
 def write_chart_page(path: Path, sheets: Sequence[Sheet], *, title: str, keys: Sequence[str],

@@ -9,6 +9,7 @@ from xml.sax.saxutils import escape
 
 import pandas as pd
 
+from records.instance import private
 from records.reports.monthly import Sheet
 from scripts.writers import brief_units, child_level, display_width, kinds, severity, show
 
@@ -134,4 +135,4 @@ def write_pdf(path: Path, sheets: Sequence[Sheet], *, title: str, summary: Seque
     story.append(Spacer(1, 8))
     story.append(Paragraph("身份证号已隐去中间 8 位；完整表格见同名 Excel 工作簿。", small))
     doc.build(story)
-    return path
+    return private(path)

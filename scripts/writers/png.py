@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from records.errors import SafeTrainError
+from records.instance import private
 from records.reports.monthly import Sheet
 from scripts.writers.html import write_chart_page
 
@@ -56,4 +57,4 @@ def write_png(path: Path, sheets: Sequence[Sheet], *, title: str, summary: Seque
     if not path.exists():
         log.error("%s failed: %s", browser, result.stderr[-2000:])
         raise SafeTrainError(f"{browser} 没有生成图片（退出码 {result.returncode}）：用 -v 查看详情")
-    return path
+    return private(path)
