@@ -1,0 +1,319 @@
+"""Bounded input (issue 17, point 3): the bombs are refused in seconds and in little memory;
+random bytes, random workbooks and random CSV never end in a traceback or a partial write.
+
+Memory is measured in a child process (its own peak RSS), since this one's peak is shared
+with every test before it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from sqlalchemy import func, select
+
+from records.errors import InputFileError, SafeTrainError
+from records.importers import bounds
+from records.importers.drills import import_drills, import_participation
+from records.importers.roster import import_roster
+from records.importers.signin import import_signin
+from records.importers.table import read_rows
+from records.models import Base, Drill, TrainingSession
+from tests.helpers import AS_OF, HEADER, UNIT_A, UNIT_B, id_number, write_xlsx
+from tests.test_reports import city
+
+ROOT = Path(__file__).resolve().parents[1]
+MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+RELS = "http://schemas.openxmlformats.org/package/2006/relationships"
+DOC_RELS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+PEAK_MB = 600
+SECONDS = 10
+
+# --------------------------------------------------------------------------- building bombs
+
+PARTS = {
+    "[Content_Types].xml": (
+        '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/'
+        'package/2006/content-types"><Default Extension="rels" ContentType="application/'
+        'vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType='
+        '"application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/'
+        'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName='
+        '"/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.'
+        'spreadsheetml.worksheet+xml"/><Override PartName="/xl/sharedStrings.xml" ContentType='
+        '"application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>'),
+    "_rels/.rels": (
+        f'<?xml version="1.0"?><Relationships xmlns="{RELS}"><Relationship Id="rId1" '
+        f'Type="{DOC_RELS}/officeDocument" Target="xl/workbook.xml"/></Relationships>'),
+    "xl/workbook.xml": (
+        f'<?xml version="1.0"?><workbook xmlns="{MAIN}" xmlns:r="{DOC_RELS}"><sheets>'
+        '<sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>'),
+    "xl/_rels/workbook.xml.rels": (
+        f'<?xml version="1.0"?><Relationships xmlns="{RELS}"><Relationship Id="rId1" '
+        f'Type="{DOC_RELS}/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" '
+        f'Type="{DOC_RELS}/sharedStrings" Target="sharedStrings.xml"/></Relationships>'),
+}
+SST_HEAD = f'<?xml version="1.0"?><sst xmlns="{MAIN}">'.encode()
+
+
+def sheet(cells: str) -> str:
+    return (f'<?xml version="1.0"?><worksheet xmlns="{MAIN}"><dimension ref="A1"/>'
+            f"<sheetData>{cells}</sheetData></worksheet>")
+
+
+def deflated(data: bytes) -> tuple[bytes, int, int]:
+    pack = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return pack.compress(data) + pack.flush(), zlib.crc32(data), len(data)
+
+
+def deflated_repeat(head: bytes, chunk: bytes, times: int, tail: bytes) -> tuple[bytes, int, int]:
+    """`head + chunk * times + tail`, deflated without ever holding it: after a full flush
+    the compressor starts afresh, so the chunk's compressed block can simply be repeated."""
+    pack = zlib.compressobj(9, zlib.DEFLATED, -15)
+    first = pack.compress(head) + pack.flush(zlib.Z_FULL_FLUSH)
+    block = pack.compress(chunk) + pack.flush(zlib.Z_FULL_FLUSH)
+    last = pack.compress(tail) + pack.flush()
+    crc = zlib.crc32(head)
+    for _ in range(times):
+        crc = zlib.crc32(chunk, crc)
+    return (first + block * times + last, zlib.crc32(tail, crc),
+            len(head) + len(chunk) * times + len(tail))
+
+
+def write_zip(path: Path, members: dict[str, str | tuple[bytes, int, int]]) -> Path:
+    """A zip written by hand (so a member can be a pre-deflated bomb)."""
+    body, central = bytearray(), bytearray()
+    for name, member in members.items():
+        data, crc, size = deflated(member.encode()) if isinstance(member, str) else member
+        raw, offset = name.encode(), len(body)
+        body += struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0x21, crc, len(data), size,
+                            len(raw), 0) + raw + data
+        central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 8, 0, 0x21, crc,
+                               len(data), size, len(raw), 0, 0, 0, 0, 0, offset) + raw
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(members), len(members), len(central),
+                      len(body), 0)
+    path.write_bytes(bytes(body + central + end))
+    return path
+
+
+def shared_strings_bomb(path: Path) -> Path:
+    """About 4 MB on disk; its shared strings inflate to 1 GB of ordinary short names."""
+    item = ("<si><t>" + "张三" * 20 + "</t></si>").encode()
+    chunk = item * ((1 << 20) // len(item))
+    return write_zip(path, {**PARTS, "xl/worksheets/sheet1.xml": sheet(
+        '<row r="1"><c r="A1" t="s"><v>0</v></c></row>'),
+        "xl/sharedStrings.xml": deflated_repeat(SST_HEAD, chunk, 1024, b"</sst>")})
+
+
+def one_long_string(path: Path) -> Path:
+    """One shared string of 64 MB: a single cell no spreadsheet could hold."""
+    return write_zip(path, {**PARTS, "xl/worksheets/sheet1.xml": sheet(
+        '<row r="1"><c r="A1" t="s"><v>0</v></c></row>'),
+        "xl/sharedStrings.xml": deflated_repeat(SST_HEAD + b"<si><t>", b"A" * (1 << 20), 64,
+                                                b"</t></si></sst>")})
+
+
+def sparse_sheet(path: Path) -> Path:
+    """Two cells, A1 and ZZ20000: 2 KB that a reader fills as a 14-million-cell grid."""
+    return write_zip(path, {**PARTS, "xl/worksheets/sheet1.xml": sheet(
+        '<row r="1"><c r="A1" t="inlineStr"><is><t>姓名</t></is></c></row>'
+        '<row r="20000"><c r="ZZ20000" t="inlineStr"><is><t>x</t></is></c></row>'),
+        "xl/sharedStrings.xml": SST_HEAD.decode() + "</sst>"})
+
+
+def unreferenced_cells(path: Path) -> Path:
+    """Cells without references, placed one after another: 20,000 columns wide."""
+    return write_zip(path, {**PARTS, "xl/worksheets/sheet1.xml": sheet(
+        "<row>" + "<c/>" * 20_000 + '<c t="inlineStr"><is><t>x</t></is></c></row>'),
+        "xl/sharedStrings.xml": SST_HEAD.decode() + "</sst>"})
+
+
+PROBE = """
+import json, resource, sys, time
+from pathlib import Path
+from records.errors import SafeTrainError
+from records.importers.table import read_rows
+start = time.monotonic()
+try:
+    rows = sum(1 for _ in read_rows(Path(sys.argv[1])))
+    error = None
+except SafeTrainError as exc:
+    rows, error = None, str(exc)
+print(json.dumps({"rows": rows, "error": error, "seconds": time.monotonic() - start,
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def probe(path: Path) -> dict:
+    done = subprocess.run([sys.executable, "-c", PROBE, str(path)], cwd=ROOT, check=True,
+                          capture_output=True, text=True, timeout=120)
+    return json.loads(done.stdout)
+
+
+@pytest.mark.parametrize(("build", "says"), [
+    (shared_strings_bomb, "解压后超过 200 MB"),
+    (one_long_string, "超过 32,767 个字符"),
+    (sparse_sheet, "20,000 行 × 702 列"),
+    (unreferenced_cells, "用到第 20,001 列"),
+])
+def test_bombs_are_refused_fast_in_little_memory(tmp_path, build, says):
+    path = build(tmp_path / "花名册.xlsx")
+    got = probe(path)
+    assert got["error"] and says in got["error"] and "花名册.xlsx" in got["error"], got
+    assert "已拒绝" in got["error"]
+    assert got["seconds"] < SECONDS and got["peak_mb"] < PEAK_MB, got
+
+
+def test_the_caps_hold_for_csv_while_it_is_read(tmp_path, monkeypatch):
+    path = tmp_path / "签到表.csv"
+    path.write_text("姓名,单位\n" + "张三,朝阳街道\n" * 50, encoding="utf-8")
+    assert sum(1 for _ in read_rows(path)) == 51
+    monkeypatch.setattr(bounds, "MAX_ROWS", 20)
+    with pytest.raises(InputFileError, match="签到表.csv：超过 20 行"):
+        list(read_rows(path))
+    monkeypatch.setattr(bounds, "MAX_FILE_BYTES", 100)
+    with pytest.raises(InputFileError, match="文件大于"):
+        list(read_rows(path))
+    monkeypatch.undo()
+    wide = tmp_path / "wide.csv"
+    wide.write_text(",".join(["x"] * 2000) + "\n", encoding="utf-8")
+    with pytest.raises(InputFileError, match="第1行有 2,000 列"):
+        list(read_rows(wide))
+    long = tmp_path / "long.csv"
+    long.write_text("姓名\n" + "长" * 40_000 + "\n", encoding="utf-8")
+    with pytest.raises(InputFileError, match="第2行第1列超过 32,767 个字符"):
+        list(read_rows(long))
+
+
+def test_a_real_roster_is_within_the_caps(tmp_path):
+    rows = [[n, f"人员{n}", id_number(seq=f"{n % 1000:03d}"), "", UNIT_A, "网格员", "2024-03-01"]
+            for n in range(1, 2001)]
+    path = write_xlsx(tmp_path / "r.xlsx", HEADER, rows)
+    assert sum(1 for _ in read_rows(path)) == 2003  # title, blank, header, 2,000 people
+
+
+# --------------------------------------------------------------------------- properties
+
+
+def all_counts(session) -> dict[str, int]:
+    return {t.name: session.scalar(select(func.count()).select_from(t)) or 0
+            for t in Base.metadata.sorted_tables}
+
+
+@pytest.fixture
+def targets(session):
+    """The hand-built city (people, sessions, drills) and one session and drill of it."""
+    city(session)
+    training = session.scalars(select(TrainingSession).order_by(TrainingSession.id)).first()
+    drill = session.scalars(select(Drill).order_by(Drill.id)).first()
+    return {
+        "roster": lambda path: import_roster(session, path, as_of=AS_OF),
+        "signin": lambda path: import_signin(session, path, training=training),
+        "signin-by-title": lambda path: import_signin(session, path),
+        "participants": lambda path: import_participation(session, path, drill=drill),
+        "drills": lambda path: import_drills(session, path),
+    }
+
+
+def attempt(session, importer, path: Path) -> None:
+    """Import `path`: it works, or a SafeTrainError is raised with nothing written."""
+    savepoint = session.begin_nested()
+    before = all_counts(session)
+    try:
+        importer(path)
+    except SafeTrainError:
+        assert all_counts(session) == before, path.name
+    finally:
+        savepoint.rollback()
+
+
+# A CI-sized run; SAFETRAIN_FUZZ_EXAMPLES=2000 for a deeper one by hand.
+PROPERTY = settings(max_examples=int(os.environ.get("SAFETRAIN_FUZZ_EXAMPLES", "40")),
+                    deadline=None, database=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                           HealthCheck.too_slow])
+IMPORTERS = ["roster", "signin", "signin-by-title", "participants", "drills"]
+HEADERS = ["姓名", "身份证号", "手机号", "所属单位", "岗位", "任职日期", "签到", "签到情况",
+           "时长（分钟）", "演练角色", "演练名称", "日期", "演练类型", "组织单位", "序号", "备注"]
+TEXT = st.one_of(st.text(max_size=30), st.sampled_from(
+    ["=1+1", "'=SUM(A1)", "+86 138", "@x", "出席", "缺席", "请假", "到", "2026-11-05",
+     "2026年11月5日", "99999999", UNIT_A, UNIT_B, "张主任", "网格员", "消防", id_number()]))
+CELL = st.one_of(st.none(), TEXT, st.integers(-10**12, 10**12),
+                 st.floats(allow_nan=True, allow_infinity=True), st.booleans(),
+                 st.dates(dt.date(1900, 1, 1), dt.date(2100, 1, 1)))
+
+
+@pytest.fixture(scope="module")
+def valid_roster(tmp_path_factory) -> bytes:
+    path = write_xlsx(tmp_path_factory.mktemp("roster") / "r.xlsx", HEADER,
+                      [[1, "张三", id_number(), "13800138000", UNIT_A, "网格员", "2024-03-01"],
+                       [2, "李四", id_number(seq="123"), "", UNIT_B, "主要领导", None]])
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("kind", IMPORTERS)
+@PROPERTY
+@given(data=st.binary(max_size=4096), suffix=st.sampled_from([".xlsx", ".csv", ".xls", ".ods"]))
+def test_random_bytes_never_crash(session, targets, tmp_path, kind, data, suffix):
+    path = tmp_path / f"random{suffix}"
+    path.write_bytes(data)
+    attempt(session, targets[kind], path)
+
+
+@PROPERTY
+@given(flips=st.lists(st.tuples(st.integers(0, 10**9), st.integers(0, 255)), min_size=1,
+                      max_size=12))
+def test_byte_mutated_rosters_never_crash(session, targets, tmp_path, valid_roster, flips):
+    data = bytearray(valid_roster)
+    for where, value in flips:
+        data[where % len(data)] = value
+    path = tmp_path / "mutated.xlsx"
+    path.write_bytes(bytes(data))
+    attempt(session, targets["roster"], path)
+
+
+@pytest.mark.parametrize("kind", IMPORTERS)
+@PROPERTY
+@given(header=st.lists(st.sampled_from(HEADERS), min_size=1, max_size=8),
+       rows=st.lists(st.lists(CELL, max_size=9), max_size=6), title=st.booleans())
+def test_random_workbooks_never_crash(session, targets, tmp_path, kind, header, rows, title):
+    book = Workbook()
+    ws = book.active
+    if title:
+        ws.append(["2026年11月5日 幸福社区消防培训签到表"])
+    ws.append(header)
+    for row in rows:  # openpyxl itself refuses control characters: leave them out
+        ws.append([ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v for v in row])
+    path = tmp_path / "random.xlsx"
+    book.save(path)
+    attempt(session, targets[kind], path)
+
+
+@pytest.mark.parametrize("kind", IMPORTERS)
+@PROPERTY
+@given(header=st.lists(st.sampled_from(HEADERS), min_size=1, max_size=8),
+       rows=st.lists(st.lists(TEXT, max_size=9), max_size=6),
+       encoding=st.sampled_from(["utf-8", "utf-8-sig", "gb18030", "utf-16"]),
+       delimiter=st.sampled_from([",", "\t", ";"]))
+def test_random_csv_never_crash(session, targets, tmp_path, kind, header, rows, encoding,
+                                delimiter):
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=delimiter)
+    writer.writerow(header)
+    writer.writerows(rows)
+    path = tmp_path / "random.csv"
+    path.write_bytes(buffer.getvalue().encode(encoding, errors="replace"))
+    attempt(session, targets[kind], path)
