@@ -189,8 +189,13 @@ def _anchor_after_commit(session: Session, path: Path, head: Anchor) -> None:
 
     def committed(sess: Session) -> None:
         pending = sess.info.pop(_PENDING, None)
-        if pending is not None:
+        if pending is None:
+            return
+        try:
             write_anchor(*pending)
+        except OSError as exc:  # committed already: say so loudly rather than fail the command
+            log.error("事件日志已写入数据库，但日志锚 %s 未能更新（%s）：请检查该文件的权限，"
+                      "之后的 `safetrain cert audit` 只能核对到上一次的锚。", pending[0], exc)
 
     def rolled_back(sess: Session) -> None:
         sess.info.pop(_PENDING, None)
