@@ -13,6 +13,7 @@ import os
 import struct
 import subprocess
 import sys
+import zipfile
 import zlib
 from pathlib import Path
 
@@ -138,6 +139,42 @@ def unreferenced_cells(path: Path) -> Path:
         "xl/sharedStrings.xml": SST_HEAD.decode() + "</sst>"})
 
 
+ODS_NS = ('xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+          'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+          'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"')
+
+
+def ods(path: Path, rows: str) -> Path:
+    """An OpenDocument spreadsheet with the given <table:table-row>s."""
+    content = (f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {ODS_NS} '
+               'office:version="1.2"><office:body><office:spreadsheet>'
+               f'<table:table table:name="Sheet1">{rows}</table:table>'
+               "</office:spreadsheet></office:body></office:document-content>")
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet",
+                   compress_type=zipfile.ZIP_STORED)
+        z.writestr("content.xml", content)
+        z.writestr("META-INF/manifest.xml", (
+            '<?xml version="1.0"?><manifest:manifest xmlns:manifest="urn:oasis:names:tc:'
+            'opendocument:xmlns:manifest:1.0" manifest:version="1.2"><manifest:file-entry '
+            'manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.'
+            'spreadsheet"/><manifest:file-entry manifest:full-path="content.xml" '
+            'manifest:media-type="text/xml"/></manifest:manifest>'))
+    return path
+
+
+def ods_row(*texts: str, repeat: int = 1, cols: int = 1) -> str:
+    cells = "".join(f'<table:table-cell table:number-columns-repeated="{cols}" '
+                    f'office:value-type="string"><text:p>{t}</text:p></table:table-cell>'
+                    for t in texts)
+    return f'<table:table-row table:number-rows-repeated="{repeat}">{cells}</table:table-row>'
+
+
+def repeated_ods(path: Path) -> Path:
+    """1 KB: one string repeated over 20,000 rows × 1,000 columns."""
+    return ods(path, ods_row("x", repeat=20_000, cols=1_000))
+
+
 PROBE = """
 import json, resource, sys, time
 from pathlib import Path
@@ -165,6 +202,7 @@ def probe(path: Path) -> dict:
     (one_long_string, "超过 32,767 个字符"),
     (sparse_sheet, "20,000 行 × 702 列"),
     (unreferenced_cells, "用到第 20,001 列"),
+    (repeated_ods, "20,000 行 × 1,000 列"),
 ])
 def test_bombs_are_refused_fast_in_little_memory(tmp_path, build, says):
     path = build(tmp_path / "花名册.xlsx")
@@ -193,6 +231,14 @@ def test_the_caps_hold_for_csv_while_it_is_read(tmp_path, monkeypatch):
     long.write_text("姓名\n" + "长" * 40_000 + "\n", encoding="utf-8")
     with pytest.raises(InputFileError, match="第2行第1列超过 32,767 个字符"):
         list(read_rows(long))
+
+
+def test_ods_padding_as_libreoffice_writes_it_is_free(tmp_path):
+    padding = ('<table:table-row table:number-rows-repeated="1048573"><table:table-cell '
+               'table:number-columns-repeated="1024"/></table:table-row>')
+    path = ods(tmp_path / "签到表.ods", ods_row("姓名", "签到") + ods_row("张三", "出席")
+               + padding)
+    assert [r for _, r in read_rows(path)] == [["姓名", "签到"], ["张三", "出席"]]
 
 
 def test_a_real_roster_is_within_the_caps(tmp_path):

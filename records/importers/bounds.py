@@ -28,7 +28,7 @@ from records.inert import unmark
 MAX_UNZIPPED_BYTES = 200 * 1024 * 1024  # all parts of a workbook, inflated
 MAX_FILE_BYTES = 100 * 1024 * 1024  # a CSV or an .xls on disk
 MAX_ROWS = 300_000  # rows in a sheet (a 100,000-person roster is the largest we meet)
-MAX_AREA = 4_000_000  # rows × columns of the used rectangle (the reader fills it densely)
+MAX_AREA = 2_000_000  # rows × columns of the used rectangle (the reader fills it densely)
 MAX_COLUMNS = 1_000  # a roster has a dozen; Excel's own limit is 16,384
 MAX_CELL_CHARS = 32_767  # Excel's own limit for one cell
 _CHUNK = 1 << 20
@@ -39,7 +39,8 @@ _TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(row|c)(?=[\s/>])([^>]*)>")
 _REF = re.compile(rb"\sr=\"([A-Z]{0,4})(\d{1,9})\"")
 # The fast way, for tags as Excel, WPS and the usual libraries write them (r first).
 _FAST_ROWS = re.compile(rb"<row r=\"(\d{1,9})\"")
-_FAST_CELLS = re.compile(rb"<c r=\"([A-Z]{1,4})(\d{1,9})\"")
+_FAST_COLS = re.compile(rb"<c r=\"([A-Z]{1,4})")
+_FAST_CELL_ROWS = re.compile(rb"<c r=\"[A-Z]{1,4}(\d{1,9})")
 _LOOSE = 64  # other tags starting "<c" (<col>, <cfRule>...) a chunk may hold and stay fast
 
 
@@ -68,18 +69,18 @@ class _SheetScan:
             self._tag_by_tag(xml)
             return
         rows = _FAST_ROWS.findall(xml)
-        cells = _FAST_CELLS.findall(xml)
-        others = xml.count(b"<c") - len(cells)  # <col>, <cfRule>... or cells without a ref
-        if xml.count(b"<row") != len(rows) or others > _LOOSE:
+        cols, cell_rows = _FAST_COLS.findall(xml), _FAST_CELL_ROWS.findall(xml)
+        others = xml.count(b"<c") - len(cols)  # <col>, <cfRule>... or cells without a ref
+        if xml.count(b"<row") != len(rows) or others > _LOOSE or len(cols) != len(cell_rows):
             self._tag_by_tag(xml)
             return
         if rows:
             self.row = int(rows[-1])
-            self.max_row = max(self.max_row, max(map(int, rows)))
-        if cells:
-            self.row, self.col = int(cells[-1][1]), _column_number(cells[-1][0])
-            self.max_row = max(self.max_row, max(int(r) for _, r in set(cells)))
-            widest = max(_column_number(c) for c in {c for c, _ in cells})
+            self.max_row = max(self.max_row, *map(int, set(rows)))
+        if cols:
+            self.row, self.col = int(cell_rows[-1]), _column_number(cols[-1])
+            self.max_row = max(self.max_row, *map(int, set(cell_rows)))
+            widest = max(map(_column_number, set(cols)))
             # a cell without a reference lands at most `others` columns further right
             self.max_col = max(self.max_col, widest + others)
 
@@ -110,6 +111,40 @@ class _SheetScan:
                                f"（上限 {MAX_AREA:,} 个单元格）")
 
 
+_ODS_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(table|table-row|table-cell|covered-table-cell)"
+                      rb"(?=[\s/>])([^>]*?)(/?)>")
+_ODS_ROWS = re.compile(rb"number-rows-repeated=\"(\d{1,12})\"")
+_ODS_COLS = re.compile(rb"number-columns-repeated=\"(\d{1,12})\"")
+
+
+@dataclass
+class _OdsScan(_SheetScan):
+    """OpenDocument repeats a row or a cell by a count in an attribute, and a reader fills
+    every repeat of a cell that holds something: a 1 KB file can ask for millions of cells.
+    Empty repeats (how LibreOffice pads a sheet to its full size) cost nothing."""
+
+    next_row: int = 1
+    row_end: int = 0
+
+    def feed(self, xml: bytes) -> None:
+        for match in _ODS_TAG.finditer(xml):
+            tag, attrs, empty = match.groups()
+            if tag == b"table":
+                self.next_row, self.row_end = 1, 0
+            elif tag == b"table-row":
+                repeat = _ODS_ROWS.search(attrs)
+                self.row = self.next_row
+                self.row_end = self.row + (int(repeat.group(1)) if repeat else 1) - 1
+                self.next_row = self.row_end + 1
+                self.col = 0
+            else:
+                repeat = _ODS_COLS.search(attrs)
+                self.col += int(repeat.group(1)) if repeat else 1
+                if not empty or b"value-type" in attrs:  # holds something: filled in
+                    self.max_col = max(self.max_col, self.col)
+                    self.max_row = max(self.max_row, self.row_end)
+
+
 def _column_number(letters: bytes) -> int:
     number = 0
     for byte in letters:
@@ -132,7 +167,11 @@ def check_workbook(path: Path) -> None:
         for info in archive.infolist():
             if info.is_dir():
                 continue
-            sheet = _SheetScan() if _is_sheet(info.filename) else None
+            sheet: _SheetScan | None = None
+            if info.filename == "content.xml":  # OpenDocument: every sheet in one part
+                sheet = _OdsScan()
+            elif _is_sheet(info.filename):
+                sheet = _SheetScan()
             try:
                 _inflate(archive, info, name, budget, sheet)
             except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError,
