@@ -236,6 +236,23 @@ def test_migration_writes_genesis_entries_for_existing_certificates(db_url, anch
     assert verdict(db_url, anchor, certified, D(2027, 2, 1)).verdict is Verdict.revoked
 
 
+def test_db_upgrade_of_an_instance_with_certificates_logs_and_anchors_them(instance_env):
+    assert invoke("init").exit_code == 0
+    url = f"sqlite:///{instance_env / 'safetrain.db'}"
+    secret = (instance_env / "secret.key").read_text().strip().encode()
+    with db.open_session(url) as session:
+        ready_grid_worker(session)
+        issue(session, load_curriculum(), secret, as_of=ISSUED)  # no anchor kept
+    engine = db.make_engine(url)
+    command.downgrade(db.alembic_config(engine), "0005")  # as before the log existed
+    engine.dispose()
+    upgraded = invoke("db", "upgrade")
+    assert upgraded.exit_code == 0, upgraded.output
+    assert event_log.read_anchor(instance_env / event_log.ANCHOR_FILENAME).seq == 1
+    audited = invoke("cert", "audit")
+    assert audited.exit_code == 0 and "登记簿完整" in audited.output
+
+
 # --------------------------------------------------------------------------- grades
 
 
