@@ -119,7 +119,7 @@ def _pg_command(program: str, url: str, *args: str) -> None:
 
 def _snapshot_sqlite(src: Path, dest: Path) -> None:
     """A consistent copy of a live SQLite file (the backup API, not a file copy)."""
-    source = sqlite3.connect(f"file:{src}?mode=ro", uri=True)
+    source = sqlite3.connect(f"{src.resolve().as_uri()}?mode=ro", uri=True)
     target = sqlite3.connect(dest)
     try:
         source.backup(target)
