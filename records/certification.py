@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from records.curriculum import Curriculum
 from records.roles import Role
@@ -60,6 +60,7 @@ class ModuleReq:
     id: str
     title: str
     pass_mark: float
+    effective_from: dt.date | None = None  # required from this day (None: always)
 
 
 @dataclass(frozen=True)
@@ -73,16 +74,45 @@ class Rule:
     validity_years: int
     renewal_window_days: int
     onboarding_days: int
+    # Effective dates (None: always in force). A post begun before `onboarding_from` has no
+    # pre-job deadline; the hours rule counts from `hours_from` (prorated in its first year);
+    # someone in the role before a module's `effective_from` has `grace_days` to pass it.
+    hours_from: dt.date | None = None
+    onboarding_from: dt.date | None = None
+    grace_days: int = 0
 
     @classmethod
     def from_curriculum(cls, curriculum: Curriculum, role: Role) -> Rule:
         rule = curriculum.rule(role)
         modules = tuple(
-            ModuleReq(m.id, m.title, m.pass_mark) for m in curriculum.modules
-            if role in m.required_for
+            ModuleReq(m.id, m.title, m.pass_mark, curriculum.module_from(m))
+            for m in curriculum.modules if role in m.required_for
         )
         return cls(role, modules, rule.hours_per_year, rule.drills_per_year,
-                   rule.validity_years, rule.renewal_window_days, rule.onboarding_days)
+                   rule.validity_years, rule.renewal_window_days, rule.onboarding_days,
+                   curriculum.hours_from(role), curriculum.onboarding_from(role),
+                   curriculum.new_module_grace_days)
+
+    def hours_required(self, as_of: dt.date) -> float:
+        """Hours due in the 12 months up to `as_of`: none before the rule starts, prorated
+        by day in its first year."""
+        if self.hours_from is None:
+            return self.hours_per_year
+        days = (as_of - self.hours_from).days + 1
+        if days <= 0:
+            return 0.0
+        return self.hours_per_year if days >= 365 else round(self.hours_per_year * days / 365, 2)
+
+    def module_counts_from(self, module: ModuleReq, role_since: dt.date) -> dt.date | None:
+        """First day `module` counts against someone in the role since `role_since` (None:
+        always). In the role before it became required: the day after the grace period;
+        otherwise the day it became required (the pre-job deadline is a separate rule)."""
+        start = module.effective_from
+        if start is None:
+            return None
+        if role_since < start:
+            return start + dt.timedelta(days=self.grace_days + 1)
+        return start
 
 
 def rules_from(curriculum: Curriculum) -> dict[Role, Rule]:
@@ -132,6 +162,7 @@ class Decision:
     hours_short: float = 0.0
     drills_short: int = 0
     deadline: dt.date | None = None  # onboarding deadline, when the role has one
+    in_grace: tuple[str, ...] = ()  # newly required modules not passed, still in grace
 
     @property
     def reason_text(self) -> str:
@@ -178,8 +209,31 @@ def evaluate(rule: Rule, facts: Facts, as_of: dt.date) -> Decision:
 
     A valid certificate → issued (or expiring in the renewal window, renewed when the rules
     hold). No valid certificate → eligible when the rules hold, else revoked / lapsed /
-    onboarding / overdue / missing, with the reasons.
+    onboarding / overdue / missing, with the reasons. A newly required module still in its
+    grace period does not count against anyone; the reasons say until when.
     """
+    decision = _evaluate(rule, facts, as_of)
+    grace = _in_grace(rule, facts, as_of)
+    if not grace:
+        return decision
+    notes = tuple(f"新增必修「{m.title}」（{m.id}）宽限期至 {last}，届时仍未通过即计为未达标"
+                  for m, last in grace)
+    return replace(decision, reasons=decision.reasons + notes,
+                   in_grace=tuple(m.id for m, _ in grace))
+
+
+def _in_grace(rule: Rule, facts: Facts, as_of: dt.date) -> list[tuple[ModuleReq, dt.date]]:
+    out = []
+    for module in rule.modules:
+        counts = rule.module_counts_from(module, facts.role_since)
+        record = facts.modules.get(module.id, ModuleRecord())
+        if counts is not None and module.effective_from is not None and \
+                module.effective_from <= as_of < counts and record.last_passed is None:
+            out.append((module, counts - dt.timedelta(days=1)))
+    return out
+
+
+def _evaluate(rule: Rule, facts: Facts, as_of: dt.date) -> Decision:
     certs = sorted(facts.certificates, key=lambda c: (c.valid_from, c.id))
 
     def revoked(c: CertRecord) -> bool:
@@ -193,8 +247,8 @@ def evaluate(rule: Rule, facts: Facts, as_of: dt.date) -> Decision:
     # re-issued on the same results).
     cutoff = latest.revoked_on if latest is not None and revoked(latest) else None
 
-    missing, shortfalls = _shortfalls(rule, facts, cutoff)
-    hours_short = max(0.0, round(rule.hours_per_year - facts.hours, 2))
+    missing, shortfalls = _shortfalls(rule, facts, cutoff, as_of)
+    hours_short = max(0.0, round(rule.hours_required(as_of) - facts.hours, 2))
     drills_short = max(0, rule.drills_per_year - facts.drills)
     holds = not shortfalls
     common = dict(modules_missing=missing, hours_short=hours_short, drills_short=drills_short)
@@ -224,8 +278,10 @@ def evaluate(rule: Rule, facts: Facts, as_of: dt.date) -> Decision:
         return Decision(CertStatus.issued,
                         (f"证书 {upcoming.number} 自 {upcoming.valid_from} 起有效",), **common)
 
+    # No pre-job deadline for a post begun before the pre-job rule took effect.
+    pre_job = rule.onboarding_from is None or facts.role_since >= rule.onboarding_from
     deadline = (facts.role_since + dt.timedelta(days=rule.onboarding_days)
-                if rule.onboarding_days else None)
+                if rule.onboarding_days and pre_job else None)
     if holds:
         reasons = ["满足全部持证条件"]
         if latest is not None and cutoff is not None:
@@ -250,13 +306,16 @@ def evaluate(rule: Rule, facts: Facts, as_of: dt.date) -> Decision:
     return Decision(CertStatus.missing, tuple(shortfalls), deadline=deadline, **common)
 
 
-def _shortfalls(rule: Rule, facts: Facts,
-                cutoff: dt.date | None) -> tuple[tuple[str, ...], list[str]]:
-    """(ids of modules not passed, one sentence per unmet rule)."""
+def _shortfalls(rule: Rule, facts: Facts, cutoff: dt.date | None,
+                as_of: dt.date) -> tuple[tuple[str, ...], list[str]]:
+    """(ids of modules due and not passed, one sentence per unmet rule)."""
     missing: list[str] = []
     reasons: list[str] = []
     redo: list[str] = []  # passed, but only before the revocation
     for module in rule.modules:
+        counts = rule.module_counts_from(module, facts.role_since)
+        if counts is not None and as_of < counts:  # not required yet, or in its grace period
+            continue
         record = facts.modules.get(module.id, ModuleRecord())
         passed = record.last_passed is not None and (cutoff is None or record.last_passed > cutoff)
         if passed:
@@ -272,10 +331,13 @@ def _shortfalls(rule: Rule, facts: Facts,
         reasons.append(f"未通过「{module.title}」（{module.id}，{detail}）")
     if redo:
         reasons.insert(0, f"撤销后须重新通过：{'、'.join(redo)}")
-    short = round(rule.hours_per_year - facts.hours, 2)
+    required = rule.hours_required(as_of)
+    short = round(required - facts.hours, 2)
     if short > 0:
+        since = ("" if required == rule.hours_per_year or rule.hours_from is None
+                 else f"，学时要求自 {rule.hours_from} 起按天折算")
         reasons.append(f"近12个月培训 {_num(facts.hours)} 学时，差 {_num(short)} 学时"
-                       f"（要求 {_num(rule.hours_per_year)} 学时）")
+                       f"（要求 {_num(required)} 学时{since}）")
     if facts.drills < rule.drills_per_year:
         if facts.drills == 0:
             reasons.append(f"近12个月未参加应急演练（要求 {rule.drills_per_year} 次）")

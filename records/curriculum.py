@@ -10,6 +10,7 @@ Role keys and their Chinese labels come from `records.roles.Role`.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -61,6 +62,10 @@ class Module(_Strict):
         default=24, ge=0, le=24 * 90, strict=True,
         description="hours after a submission before the next one is graded; 0 = none",
     )
+    effective_from: dt.date | None = Field(
+        default=None,
+        description="day from which required_for applies; default the curriculum's go_live",
+    )
 
     @field_validator("required_for")
     @classmethod
@@ -94,6 +99,11 @@ class RoleRule(_Strict):
         default=0, ge=0, le=730,
         description="days after taking the post to pass the required modules; 0 = no deadline",
     )
+    hours_effective_from: dt.date | None = Field(
+        default=None, description="day the hours rule starts; default the curriculum's go_live")
+    onboarding_effective_from: dt.date | None = Field(
+        default=None,
+        description="posts begun before this day have no pre-job deadline; default go_live")
 
     @model_validator(mode="after")
     def _window_inside_validity(self) -> RoleRule:
@@ -114,6 +124,11 @@ class UnknownModule(NotFound, KeyError):
 class Curriculum(_Strict):
     modules: list[Module] = Field(min_length=1)
     roles: dict[Role, RoleRule] = Field(default_factory=dict)
+    # The day the rules took effect here: the default `effective_from` of every required
+    # module, hours rule and pre-job rule. None: every rule has always been in force.
+    go_live: dt.date | None = None
+    # Days a person already in the role when a module became required has to pass it.
+    new_module_grace_days: int = Field(default=180, ge=0, le=730)
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Curriculum:
@@ -135,9 +150,21 @@ class Curriculum(_Strict):
             f"没有模块「{module_id}」；已有的模块：{'、'.join(self.module_ids)}。 Unknown module."
         )
 
-    def required_modules(self, role: Role) -> list[str]:
-        """Ids of the modules a person in `role` must pass, in curriculum order."""
-        return [m.id for m in self.modules if role in m.required_for]
+    def required_modules(self, role: Role, on: dt.date | None = None) -> list[str]:
+        """Ids of the modules a person in `role` must pass, in curriculum order; with `on`,
+        only those required by that day (`effective_from`, default `go_live`)."""
+        return [m.id for m in self.modules if role in m.required_for
+                and (on is None or (self.module_from(m) or on) <= on)]
+
+    def module_from(self, module: Module) -> dt.date | None:
+        """The day `module` became required (None: always)."""
+        return module.effective_from or self.go_live
+
+    def hours_from(self, role: Role) -> dt.date | None:
+        return self.rule(role).hours_effective_from or self.go_live
+
+    def onboarding_from(self, role: Role) -> dt.date | None:
+        return self.rule(role).onboarding_effective_from or self.go_live
 
     def rule(self, role: Role) -> RoleRule:
         """The role's certification rule; defaults when `roles:` does not mention it."""
@@ -198,6 +225,10 @@ _ZH_REASONS: dict[str, str] = {
     "float_parsing": "应为数字",
     "bool_type": "应为 true 或 false",
     "bool_parsing": "应为 true 或 false",
+    "date_type": "应为日期，如 2026-01-01",
+    "date_parsing": "应为日期，如 2026-01-01",
+    "date_from_datetime_inexact": "应为日期（不带时间），如 2026-01-01",
+    "date_from_datetime_parsing": "应为日期，如 2026-01-01",
     "string_type": '应为文字；数字样的文字请加引号，如 "1.0"',
     "string_pattern_mismatch": "格式不对",
     "string_too_short": "不能为空",

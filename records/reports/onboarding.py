@@ -46,13 +46,14 @@ def people(session: Session, *, period: Period | str | None = None,
     day = scope.end
     s["days"] = s["role_since"].map(lambda d: (day - d).days)
     s["missing"] = s["modules_missing"].map(lambda m: [x for x in m.split(",") if x])
-    s["late"] = s["deadline"].map(lambda d: (day - d).days if isinstance(d, dt.date) else None)
-    s["late"] = s["late"].astype(object)
+    # None where there is no deadline (a plain map would turn a mix into floats and NaN).
+    s["late"] = pd.Series([(day - d).days if isinstance(d, dt.date) else None
+                           for d in s["deadline"]], index=s.index, dtype=object)
     s = s[s["days"] <= within_days].copy()
     if s.empty:
         return pd.DataFrame(columns=COLUMNS)
     s = with_names(session, s)
-    required = {r: curriculum.required_modules(Role(r)) for r in wanted}
+    required = {r: curriculum.required_modules(Role(r), on=day) for r in wanted}
     titles = {m.id: m.title for m in curriculum.modules}
 
     def state(row: pd.Series) -> str:
