@@ -29,7 +29,10 @@ class RecordsExportPlugin(ExportPlugin):
     """Export every graded submission as an attempt in SafeTrain's records."""
 
     def export(self, gradebook: Gradebook) -> None:
-        url = self.to or Instance.from_env().db_url
+        instance = Instance.from_env()
+        url = self.to or instance.db_url
+        # Graded and regraded results (manual adjustments included) go into the event log.
+        secret, anchor = _grade_log(instance)
         courses = courses_dir()
         curriculum = load_curriculum(courses / "curriculum.yml")
         wanted = {str(a) for a in self.assignment}
@@ -53,7 +56,7 @@ class RecordsExportPlugin(ExportPlugin):
                         score=float(submission.score), max_score=float(submission.max_score),
                         pass_mark=module.pass_mark, status=AttemptStatus.graded, problems=[],
                         submitted_at=_aware(submission.timestamp),
-                        graded_at=dt.datetime.now(dt.UTC)))
+                        graded_at=dt.datetime.now(dt.UTC)), secret=secret, anchor=anchor)
                     count += 1
         self.log.info("Exported %d attempts to the SafeTrain records", count)
 
@@ -68,3 +71,12 @@ class RecordsExportPlugin(ExportPlugin):
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
     return value.replace(tzinfo=dt.UTC) if value is not None and value.tzinfo is None else value
+
+
+def _grade_log(instance: Instance) -> tuple[bytes | None, Path | None]:
+    from records.certificates import load_secret
+    from records.event_log import anchor_path
+
+    if not instance.secret_file.exists():
+        return None, None
+    return load_secret(instance.secret_file), anchor_path(instance.home)

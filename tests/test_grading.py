@@ -481,3 +481,25 @@ def test_stale_cleanup_spares_a_live_graders_kernel_that_is_still_starting():
     finally:
         for folder in (starting, unowned_new, dead):
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_graded_attempts_are_logged_and_audit_clean(tmp_path, samples):
+    import secrets as secrets_module
+
+    from records.cert_audit import audit
+    from records.certificates import load_secret
+    from records.event_log import anchor_path
+
+    inst = make_instance(tmp_path / "inst")
+    inst.secret_file.write_text(secrets_module.token_hex(32))
+    for student, kind in {"g1": "right", "g2": "wrong"}.items():
+        submit(inst, student, samples[kind])
+    grade_batch(inst, BatchOptions(module=MODULE, workers=1, limits=LIMITS, feedback=False))
+    secret = load_secret(inst.secret_file)
+    with db.open_session(inst.db_url) as session:
+        report = audit(session, secret, anchor=anchor_path(inst.home))
+        assert report.ok, report.problems
+        assert report.grades_logged == 2 and report.grades_unlogged == 0
+        session.execute(Attempt.__table__.update().values(score=FULL))  # a quiet "correction"
+        session.flush()
+        assert not audit(session, secret, anchor=anchor_path(inst.home)).ok
