@@ -10,6 +10,7 @@ sandbox never sees or touches a test, and a test's source never enters the sandb
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 from nbconvert.exporters.exporter import ResourcesDict
@@ -83,8 +84,6 @@ class LockstepExecute(SandboxedExecute):
         return cell, resources
 
     def _run_test(self, cell: NotebookNode, index: int) -> NotebookNode:
-        import time
-
         if time.monotonic() > self._deadline:
             return cell  # marked as not run afterwards
         self._current = index
