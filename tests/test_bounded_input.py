@@ -212,6 +212,24 @@ def test_bombs_are_refused_fast_in_little_memory(tmp_path, build, says):
     assert got["seconds"] < SECONDS and got["peak_mb"] < PEAK_MB, got
 
 
+@pytest.mark.parametrize("xml", [
+    '<row r="1"><c r="A1" t="inlineStr"><is><t>x</is></row>',  # broken nesting
+    '<row r="1"><c r="A1" t="s"><v>99</v></c></row>',  # no such shared string
+    '<row r="1"><c r="A0"><v>1</v></c></row>',  # no row 0
+    '<row r="1"><c r="A1" t="inlineStr"><is><t>&bogus;</t></is></c></row>',
+    '<row r="1"><c r="A1" t="b"><v>7</v></c></row>',
+    '<row r="1"><c r="A1" t="e"><v>#WHAT</v></c></row>',
+    '<row r="1"><c r="A1" t="inlineStr"><is><t>x</t></is></c></row></sheetData',  # cut short
+])
+def test_malformed_sheet_xml_is_a_chinese_error_not_a_traceback(tmp_path, xml):
+    """What a byte-mutated roster ended in before: calamine's XML errors, uncaught."""
+    path = write_zip(tmp_path / "花名册.xlsx", {**PARTS, "xl/worksheets/sheet1.xml": sheet(xml),
+                                               "xl/sharedStrings.xml": SST_HEAD.decode()
+                                               + "<si><t>a</t></si></sst>"})
+    with pytest.raises(InputFileError, match="花名册.xlsx 无法作为 Excel 文件读取"):
+        list(read_rows(path))
+
+
 def test_the_caps_hold_for_csv_while_it_is_read(tmp_path, monkeypatch):
     path = tmp_path / "签到表.csv"
     path.write_text("姓名,单位\n" + "张三,朝阳街道\n" * 50, encoding="utf-8")
