@@ -3,11 +3,12 @@
 Sanitize (stock order, plus one step):
     ClearOutput → DeduplicateIds → OverwriteKernelspec → **RestoreDeletedCells** →
     OverwriteCells → CheckCellMetadata
-Autograde (stock order, Execute swapped for its sandboxed subclass):
-    **LockstepExecute** (sandbox + judge) → IgnorePattern → ClearMetadataPreprocessor → LimitOutput →
-    SaveAutoGrades → AssignLatePenalties → CheckCellMetadata
-Feedback (stock GenerateFeedback, plus one step first and one last):
-    **HideHiddenTests** → GetGrades → CSSHTMLHeaderPreprocessor → **ReleaseItemFeedback**
+Autograde (stock order, Execute swapped for its sandbox + judge subclass, one step added):
+    **LockstepExecute** → **InertOutputs** → IgnorePattern → ClearMetadataPreprocessor →
+    LimitOutput → SaveAutoGrades → AssignLatePenalties → CheckCellMetadata
+Feedback (stock GenerateFeedback, plus two steps first and one last):
+    **InertOutputs** → **HideHiddenTests** → GetGrades → CSSHTMLHeaderPreprocessor →
+    **ReleaseItemFeedback**
 """
 
 from __future__ import annotations
