@@ -251,6 +251,22 @@ def test_the_caps_hold_for_csv_while_it_is_read(tmp_path, monkeypatch):
         list(read_rows(long))
 
 
+def test_the_cli_refuses_a_bomb_and_writes_nothing(db_url, engine, instance_env, tmp_path):
+    from typer.testing import CliRunner
+
+    from scripts.cli import app
+    from tests.helpers import table_counts
+
+    before = table_counts(engine)
+    for command in (("roster", "import"), ("training", "import-signin"), ("drill", "import-list")):
+        result = CliRunner().invoke(app, ["--db", db_url, *command,
+                                          str(sparse_sheet(tmp_path / "炸弹.xlsx"))])
+        assert result.exit_code == 2, result.output
+        assert "炸弹.xlsx" in result.output and "已拒绝" in result.output
+        assert "Traceback" not in result.output
+    assert table_counts(engine) == before
+
+
 def test_ods_padding_as_libreoffice_writes_it_is_free(tmp_path):
     padding = ('<table:table-row table:number-rows-repeated="1048573"><table:table-cell '
                'table:number-columns-repeated="1024"/></table:table-row>')
