@@ -87,7 +87,7 @@ def test_report_xlsx_is_formatted(url, tmp_path):
     ws = book["按单位（最差在前）"]
     assert ws.freeze_panes == "C4"  # title, note, header frozen; code and unit columns too
     header = [c.value for c in ws[3]]
-    assert header[:5] == ["单位代码", "单位", "层级", "场次", "主要领导参训率%"]
+    assert header[:7] == ["单位代码", "单位", "层级", "口径", "场次", "领导参训率%", "领导应到人次"]
     assert ws["A4"].value == "01" and ws["B4"].value == "安和市"
     rate = header.index("领导参训率%") + 1
     assert ws.cell(4, rate).value == 42.9 and ws.cell(4, rate).number_format == '0.0"%"'

@@ -90,9 +90,11 @@ DEFAULT_MIN_SAMPLE = 10
 OWN, POOLED = "本级", "含下级"
 POOLED_COLUMNS = ("场次", "领导参训率%", "领导应到人次", "工作人员参训率%", "工作人员应到人次",
                   "领导差距(百分点)", "缺训领导人数")
-COLUMNS = [*UNIT_COLUMNS, "场次", "主要领导参训率%", "主要领导应到人次", "分管领导参训率%",
-           "分管领导应到人次", "领导参训率%", "领导应到人次", "工作人员参训率%", "工作人员应到人次",
-           "领导差距(百分点)", "主要领导差距(百分点)", "分管领导差距(百分点)", "样本少", "口径",
+# The headline first (what the order and the summary use), then the two kinds of leader,
+# the counts behind them, and the pooled figures.
+COLUMNS = [*UNIT_COLUMNS, "口径", "场次", "领导参训率%", "领导应到人次", "工作人员参训率%",
+           "工作人员应到人次", "领导差距(百分点)", "样本少", "主要领导参训率%", "主要领导应到人次",
+           "分管领导参训率%", "分管领导应到人次", "主要领导差距(百分点)", "分管领导差距(百分点)",
            "领导实到人次", "领导请假人次", "领导缺席人次", "领导无签到记录人次", "工作人员实到人次",
            "缺训领导人数", *(f"{POOLED}{c}" for c in POOLED_COLUMNS)]
 

@@ -16,8 +16,8 @@ from scripts.writers import brief_units, child_level, display_width, kinds, seve
 FONT = "STSong-Light"
 # (sheet key, columns to print, rows at most)
 KEY_TABLES: tuple[tuple[str, tuple[str, ...], int], ...] = (
-    ("leaders/units", ("单位", "场次", "主要领导参训率%", "分管领导参训率%", "工作人员参训率%",
-                       "领导差距(百分点)", "领导请假人次", "领导无签到记录人次", "缺训领导人数"), 25),
+    ("leaders/units", ("单位", "口径", "领导参训率%", "领导应到人次", "工作人员参训率%",
+                       "工作人员应到人次", "领导差距(百分点)", "样本少", "缺训领导人数"), 25),
     ("coverage/units", ("单位", "在岗人数", "必修模块通过率%", "本期学时达标率%",
                         "本期演练参与率%", "持证率%", "即将到期", "已过期"), 25),
     ("certificates/units", ("单位", "在岗人数", "持证率%", "30天内到期", "60天内到期",
@@ -42,7 +42,7 @@ def _rows_for(sheet: Sheet, limit: int) -> tuple[pd.DataFrame, str]:
     df = sheet.df
     if sheet.key == "leaders/units" and (df["层级"] == "街道/乡镇").sum() > 1:
         streets = df[(df["层级"] == "街道/乡镇") & df["领导差距(百分点)"].notna()]
-        worst = streets.sort_values("领导差距(百分点)").head(limit - 1)
+        worst = streets.head(limit - 1)  # the table's order: worst first, 样本少 after
         return pd.concat([df.iloc[:1], worst]), f"此处列出全市（区）及差距最大的 {len(worst)} 个街道/乡镇。"
     level = child_level(df)
     if level is not None and "层级" in df:
