@@ -230,6 +230,14 @@ def test_malformed_sheet_xml_is_a_chinese_error_not_a_traceback(tmp_path, xml):
         list(read_rows(path))
 
 
+@pytest.mark.parametrize("raw", [b"\xff\xfeA", b"\xff\xfe\x00\xd8A\x00", b"\xfe\xff\xdc\x00"])
+def test_broken_utf16_is_a_chinese_error(tmp_path, raw):
+    path = tmp_path / "签到表.csv"
+    path.write_bytes(raw)
+    with pytest.raises(InputFileError, match="签到表.csv：文件以 UTF-16 标记开头"):
+        list(read_rows(path))
+
+
 def test_the_caps_hold_for_csv_while_it_is_read(tmp_path, monkeypatch):
     path = tmp_path / "签到表.csv"
     path.write_text("姓名,单位\n" + "张三,朝阳街道\n" * 50, encoding="utf-8")
@@ -343,7 +351,10 @@ def valid_roster(tmp_path_factory) -> bytes:
 
 @pytest.mark.parametrize("kind", IMPORTERS)
 @PROPERTY
-@given(data=st.binary(max_size=4096), suffix=st.sampled_from([".xlsx", ".csv", ".xls", ".ods"]))
+@given(data=st.tuples(st.sampled_from([b"", b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf",
+                                        b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"]),
+                       st.binary(max_size=4096)).map(b"".join),
+       suffix=st.sampled_from([".xlsx", ".csv", ".xls", ".ods"]))
 def test_random_bytes_never_crash(session, targets, tmp_path, kind, data, suffix):
     path = tmp_path / f"random{suffix}"
     path.write_bytes(data)

@@ -156,7 +156,14 @@ def _read_excel(path: Path, sheet: str | None) -> Iterator[tuple[int, list[Any]]
 def decode_bytes(raw: bytes, name: str) -> str:
     """UTF-8 (with or without BOM), UTF-16 with BOM, GB18030/GBK; else the detector's guess."""
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return raw.decode("utf-16")
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise InputFileError(
+                f"{name}：文件以 UTF-16 标记开头，但第 {exc.start} 字节处的内容不是有效的 UTF-16"
+                "（文件可能已损坏）。请另存为 UTF-8 或 GBK 编码的 CSV。"
+                " The file is not valid UTF-16."
+            ) from None
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             return raw.decode(encoding)
