@@ -230,6 +230,16 @@ def test_malformed_sheet_xml_is_a_chinese_error_not_a_traceback(tmp_path, xml):
         list(read_rows(path))
 
 
+def test_an_unsupported_zip_version_is_a_chinese_error(tmp_path, valid_roster):
+    """Found by the mutation property: zipfile raises NotImplementedError for it."""
+    data = bytearray(valid_roster)
+    data[data.find(b"PK\x01\x02") + 6] = 64  # "needs version 6.4 to extract"
+    path = tmp_path / "花名册.xlsx"
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputFileError, match="花名册.xlsx 无法作为 Excel 文件打开"):
+        list(read_rows(path))
+
+
 @pytest.mark.parametrize("raw", [b"\xff\xfeA", b"\xff\xfe\x00\xd8A\x00", b"\xfe\xff\xdc\x00"])
 def test_broken_utf16_is_a_chinese_error(tmp_path, raw):
     path = tmp_path / "签到表.csv"

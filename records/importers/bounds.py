@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import re
 import zipfile
-import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,9 +155,12 @@ def check_workbook(path: Path) -> None:
     """Refuse an .xlsx/.xlsm/.ods whose parts inflate past the caps, whose sheets reach past
     the row/column/area caps, or with a text run longer than a cell may hold."""
     name = path.name
+    # zipfile raises many kinds of error on a hostile archive (BadZipFile, EOFError,
+    # NotImplementedError for a version, IndexError and struct.error for torn headers...):
+    # each means the same here, a file we cannot read.
     try:
         archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+    except Exception as exc:  # noqa: BLE001 (see above)
         raise InputFileError(
             f"{name} 无法作为 Excel 文件打开（{exc}）。文件可能已损坏，或其实不是 Excel 文件。"
         ) from exc
@@ -174,8 +176,9 @@ def check_workbook(path: Path) -> None:
                 sheet = _SheetScan()
             try:
                 _inflate(archive, info, name, budget, sheet)
-            except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError,
-                    RuntimeError, ValueError) as exc:
+            except InputFileError:
+                raise
+            except Exception as exc:  # noqa: BLE001 (as for ZipFile above; zlib.error too)
                 raise InputFileError(
                     f"{name} 已损坏，无法读取其中的 {info.filename}（{exc}）。请用 Excel 打开后另存再导入。"
                 ) from exc

@@ -126,7 +126,7 @@ def read_rows(path: Path, sheet: str | None = None) -> Iterator[tuple[int, list[
 
 
 def _read_excel(path: Path, sheet: str | None) -> Iterator[tuple[int, list[Any]]]:
-    from python_calamine import CalamineError, CalamineWorkbook
+    from python_calamine import CalamineWorkbook
 
     if path.suffix.lower() == ".xls":  # not a zip: its size on disk bounds it
         if path.stat().st_size > MAX_FILE_BYTES:
@@ -145,7 +145,9 @@ def _read_excel(path: Path, sheet: str | None) -> Iterator[tuple[int, list[Any]]
                 f"{path.name} 中没有名为「{sheet}」的工作表；现有工作表：{'、'.join(names)}。"
                 if sheet else f"{path.name} 中没有工作表。")
         data = workbook.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
-    except (CalamineError, OSError, ValueError, OverflowError, UnicodeError) as exc:
+    except InputFileError:
+        raise
+    except Exception as exc:  # noqa: BLE001 (calamine's errors on a damaged file are many kinds)
         raise InputFileError(
             f"{path.name} 无法作为 Excel 文件读取（{str(exc)[:200]}）。"
             "文件可能已损坏，或其实不是 Excel 文件：请用 Excel 打开后另存再导入。"
