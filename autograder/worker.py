@@ -27,6 +27,7 @@ from autograder.nbgrader_run import (
 )
 from autograder.pipeline import grading_config
 from autograder.tasks import GradeResult, GradeTask
+from records.instance import PRIVATE_DIR, PRIVATE_FILE
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +68,19 @@ def grade_one(task: GradeTask) -> GradeResult:
                 run_converter(GenerateFeedback, coursedir, config, demote=True)
             except NbgraderFailed as exc:
                 result.problems.append(f"反馈页生成失败：{exc}")
+    for step in ("autograded_directory", "feedback_directory"):
+        _make_private(Path(coursedir.format_path(getattr(coursedir, step), task.student, task.module)))
     result.seconds = time.monotonic() - started
     return result
+
+
+def _make_private(folder: Path) -> None:
+    """Graded notebooks and feedback hold a trainee's answers: owner-only (0700/0600)."""
+    if not folder.is_dir():
+        return
+    for path in [folder, *folder.rglob("*")]:
+        if not path.is_symlink():
+            path.chmod(PRIVATE_DIR if path.is_dir() else PRIVATE_FILE)
 
 
 def warm_up(task: GradeTask) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 from typing import Any
 
@@ -94,6 +95,7 @@ class SafeTrainApp(ExtensionApp):
         from jupyter_safetrain.literal_config import install
 
         install()  # before any nbgrader handler loads a config file from a writable folder
+        _mask_ids_in_logs(self.log)
         self.instance = Instance.from_env(self.home or None, self.db_url or None)
         if self.under_hub and self.login:
             self.log.warning("SafeTrain: SafeTrainApp.login=%r is ignored under JupyterHub;"
@@ -119,3 +121,13 @@ class SafeTrainApp(ExtensionApp):
     async def stop_extension(self) -> None:
         if self.engine is not None:
             self.engine.dispose()
+
+
+def _mask_ids_in_logs(logger: logging.Logger | logging.LoggerAdapter) -> None:
+    """Every handler of the server's log and the root log masks ID numbers."""
+    from records.idcard import MaskIdNumbers
+
+    base = logger.logger if isinstance(logger, logging.LoggerAdapter) else logger
+    for handler in [*base.handlers, *logging.getLogger().handlers]:
+        if not any(isinstance(f, MaskIdNumbers) for f in handler.filters):
+            handler.addFilter(MaskIdNumbers())

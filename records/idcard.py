@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import re
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK_CHARS = "10X98765432"
@@ -61,3 +63,23 @@ def mask(number: str | None) -> str:
     if len(number) < 9:
         return "*" * len(number)
     return f"{number[:4]}********{number[-4:]}"
+
+
+# An 18-character ID (17 digits and a check character) or an old 15-digit one, standing alone.
+_ID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])(\d{17}[\dXx]|\d{15})(?![0-9A-Za-z])")
+
+
+def mask_ids_in(text: str) -> str:
+    """Every ID-number-like run of digits in free text, masked (for logs and echoes)."""
+    return _ID_IN_TEXT.sub(lambda m: mask(m.group(1)), text)
+
+
+class MaskIdNumbers(logging.Filter):
+    """A log handler filter: no full ID number reaches a log line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = mask_ids_in(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True

@@ -164,7 +164,7 @@ def _write_pdf(session, rules, number: str, folder: Path) -> Path:  # noqa: ANN0
     from records.certificates import render_pdf
 
     cert = find_certificate(session, number)
-    return render_pdf(cert, folder / f"{cert.number}_{cert.holder_name}.pdf",
+    return render_pdf(cert, folder / _pdf_name(cert.number, cert.holder_name),
                       **pdf_context(rules, cert))
 
 
@@ -298,7 +298,7 @@ def pdf(
     rules = curriculum()
     with db.open_session(inst.db_url) as session:
         cert = find_certificate(session, number)
-        path = out or inst.home / "certificates" / f"{cert.number}_{cert.holder_name}.pdf"
+        path = out or inst.home / "certificates" / _pdf_name(cert.number, cert.holder_name)
         render_pdf(cert, path, **pdf_context(rules, cert))
     stdout.print(f"已写入 {path}")
 
@@ -319,3 +319,9 @@ def list_command(
         df = list_certificates(session, unit=unit_or_none(session, unit),
                                person=_person(session, person), as_of=day(as_of))
     render(df, fmt, title="证书台账 Certificates", out=out)
+
+
+def _pdf_name(number: str, holder: str) -> str:
+    """A file name from record text: no path separators, dots or control characters."""
+    safe = "".join(ch for ch in holder if ch.isalnum() or ch in "·_-")[:40] or "持证人"
+    return f"{number}_{safe}.pdf"

@@ -100,8 +100,12 @@ def _root(
         "--db", help="记录数据库 URL（默认实例内的 SQLite，或 $SAFETRAIN_DB）。 Records database URL.")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="显示调试日志。 Debug logging.")] = False,
 ) -> None:
+    from records.idcard import MaskIdNumbers
+
+    handler = RichHandler(console=stderr, show_path=False)
+    handler.addFilter(MaskIdNumbers())
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s",
-                        handlers=[RichHandler(console=stderr, show_path=False)], force=True)
+                        handlers=[handler], force=True)
     # Alembic narrates every connection at INFO; only migrations that run are worth showing.
     logging.getLogger("alembic").setLevel(logging.DEBUG if verbose else logging.WARNING)
     # nbgrader narrates every file it copies; its warnings and errors still show.

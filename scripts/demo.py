@@ -14,7 +14,7 @@ from sqlalchemy import select
 from records import db, demo_city
 from records.errors import ImportRowsError
 from records.importers.roster import import_roster
-from records.instance import Instance
+from records.instance import Instance, private
 from records.models import Person, UnitLevel
 from records.summary import counts, roster_summary
 from scripts.output import stderr, stdout, to_rich
@@ -47,6 +47,7 @@ def run_demo(inst: Instance, people: int = 2000) -> None:
     inst.create_dirs()
     if not inst.secret_file.exists():
         inst.secret_file.write_text(secrets.token_hex(32))
+        private(inst.secret_file)
     engine = db.make_engine(inst.db_url)
     try:
         before, after = db.upgrade(engine)

@@ -503,3 +503,12 @@ def test_graded_attempts_are_logged_and_audit_clean(tmp_path, samples):
         session.execute(Attempt.__table__.update().values(score=FULL))  # a quiet "correction"
         session.flush()
         assert not audit(session, secret, anchor=anchor_path(inst.home)).ok
+
+
+def test_graded_notebooks_and_feedback_are_private(hostile_batch):
+    inst, *_ = hostile_batch
+    for step in ("autograded", "feedback"):
+        folder = inst.course_dir / step / "victim" / MODULE
+        assert folder.is_dir()
+        assert folder.stat().st_mode & 0o777 == 0o700
+        assert all(p.stat().st_mode & 0o777 == 0o600 for p in folder.iterdir() if p.is_file())

@@ -206,3 +206,20 @@ def test_certificate_pdf_escapes_the_unit(session, tmp_path):
     assert f'安和市{FONT}幸福<link href="http:x">' in shown  # the path without its slashes
     assert "已通过课程：<b>课程</b>；A & B" in shown
     assert b"/URI" not in out.read_bytes()
+
+
+def test_record_text_is_inert_in_logs_charts_rejects_and_file_names(tmp_path):
+    import logging
+
+    from records.idcard import MaskIdNumbers, mask_ids_in
+    from scripts.cert_cli import _pdf_name
+    from scripts.writers import charts
+
+    assert mask_ids_in("登录 110101199003074518 失败") == "登录 1101********4518 失败"
+    assert mask_ids_in("编号 T20260129-2，电话 13800138000") == "编号 T20260129-2，电话 13800138000"
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "login %s", ("11010119900307451X",), None)
+    MaskIdNumbers().filter(record)
+    assert "11010119900307451X" not in record.getMessage()
+    assert "<a" not in charts._short('安和市/<a href="http://x">点我</a>')
+    name = _pdf_name("C-1", "../../etc/passwd")
+    assert "/" not in name and ".." not in name

@@ -30,6 +30,7 @@ from records.importers.roster_rows import (
     validate_rows,
 )
 from records.importers.table import Column, clean_text, read_rows
+from records.inert import csv_field
 from records.models import PATH_SEP, OrgUnit, Person, Post
 from records.org import ensure_units, join_path
 from records.people import allocate_trainee_id
@@ -280,5 +281,6 @@ def write_rejects(path: Path, table_path: Path, rejects: list[RowError],
         writer.writerow(["原行号", *header, "错误原因"])
         for number in sorted(reasons):
             cells = [clean_text(c) for c in rows.get(number, [])]
-            writer.writerow([number, *cells, "；".join(reasons[number])])
+            # Inert in a spreadsheet (= + - @ get an apostrophe, which the importer takes off).
+            writer.writerow([number, *(csv_field(c) for c in cells), "；".join(reasons[number])])
     return path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 
 import pandas as pd
@@ -30,8 +31,9 @@ def _layout(fig: go.Figure, title: str, *, percent: bool = False, height: int = 
 
 
 def _short(path: str) -> str:
-    """Last two parts of a unit path: 北中区/安桥镇."""
-    return "/".join(path.split("/")[-2:]) if "/" in path else path
+    """Last two parts of a unit path: 北中区/安桥镇; escaped, since plotly reads labels as
+    HTML-like markup (a unit named `<a href=…>` would become a link)."""
+    return html.escape("/".join(path.split("/")[-2:]) if "/" in path else path)
 
 
 def _rows(df: pd.DataFrame) -> tuple[pd.DataFrame, str]:
