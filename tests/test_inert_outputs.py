@@ -337,7 +337,8 @@ def test_graded_batch_from_a_hostile_folder(tmp_path):
     engine.dispose()
     release(inst, [module])
     secret = inst.home / "secret.key"
-    secret.write_bytes(b"SECRET-0123456789")
+    secret_text = "5ec2e7" + "0123456789abcdef" * 3 + "0123456789"  # a valid 64-hex key
+    secret.write_text(secret_text)
 
     right = sample_notebooks(module)["right"]
     honest = copy.deepcopy(right)
@@ -374,7 +375,7 @@ def test_graded_batch_from_a_hostile_folder(tmp_path):
         assert set(session.scalars(select(Attempt.trainee_id))) == {"honest"}
     stored = b"".join(p.read_bytes() for p in inst.course_dir.rglob("*")
                       if p.is_file() and not p.is_symlink())
-    assert b"SECRET-0123456789" not in stored
+    assert secret_text.encode() not in stored
     assert not (inst.course_dir / "autograded" / "linked").exists()
 
     autograded = inst.course_dir / "autograded" / "honest" / module / f"{module}.ipynb"
