@@ -31,7 +31,7 @@ from autograder import exchange_intake, submissions, tasks
 from autograder.executors import DaskExecutor, LocalExecutor, make_executor
 from autograder.limits import Limits
 from autograder.tasks import GradeResult, GradeTask
-from records import db
+from records import db, grade_log
 from records.attempts import (
     Allowance,
     AttemptFacts,
@@ -178,7 +178,7 @@ def _grade(instance: Instance, options: BatchOptions, executor: LocalExecutor | 
     engine = db.make_engine(instance.db_url)  # one for the batch; a transaction per attempt
     try:
         _run(executor, to_grade, by_student, engine, options, module, batch, progress,
-             _GradeLog.for_instance(instance))
+             grade_log.keys_for(instance))
     finally:
         engine.dispose()
     return batch
@@ -213,27 +213,10 @@ def _clamped(sub: submissions.Submission, allowance: Allowance, done: dict[str, 
     return dataclasses.replace(sub, submitted_at=when)
 
 
-@dataclass(frozen=True)
-class _GradeLog:
-    """Where graded attempts are logged (records.event_log): the instance secret and anchor."""
-
-    secret: bytes | None = None
-    anchor: Path | None = None
-
-    @classmethod
-    def for_instance(cls, instance: Instance) -> _GradeLog:
-        from records.certificates import load_secret
-        from records.event_log import anchor_path
-
-        if not instance.secret_file.exists():
-            return cls()
-        return cls(load_secret(instance.secret_file), anchor_path(instance.home))
-
-
 def _run(executor: LocalExecutor | DaskExecutor, to_grade: dict[str, GradeTask],
          by_student: dict[str, submissions.Submission], engine: Engine, options: BatchOptions,
          module: Module, batch: BatchResult, progress: Progress | None,
-         grade_log: _GradeLog) -> None:
+         log_keys: tuple[bytes | None, Path | None]) -> None:
     sessions = db.session_factory(engine)
     for task, outcome in executor.run(tasks.grade, list(to_grade.values())):
         if isinstance(outcome, GradeResult):
@@ -246,7 +229,7 @@ def _run(executor: LocalExecutor | DaskExecutor, to_grade: dict[str, GradeTask],
                     score=result.score, max_score=result.max_score, pass_mark=module.pass_mark,
                     status=AttemptStatus(result.status), problems=result.problems,
                     submitted_at=sub.submitted_at, graded_at=options.clock()),
-                    secret=grade_log.secret, anchor=grade_log.anchor)
+                    secret=log_keys[0], anchor=log_keys[1])
         else:  # the grader failed, not the trainee: leave it for the next run
             log.error("grading %s failed: %s", task.student, outcome)
             batch.retry_later.add(task.student)

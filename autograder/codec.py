@@ -560,7 +560,9 @@ def publish_export(names: list[str]) -> None:
     _publish(dumps({"values": values, "missing": [n for n in names if n not in values]}))
 
 
-class _Capped:
+class CappedText:
+    """A stdout/stderr stand-in that keeps the first `_STREAM_CAP` characters."""
+
     def __init__(self) -> None:
         self.parts: list[str] = []
         self.size = 0
@@ -583,7 +585,7 @@ def publish_call(ref: int, payload: str) -> None:
     import contextlib
 
     request = Decoder().decode(loads(payload))
-    out, err = _Capped(), _Capped()
+    out, err = CappedText(), CappedText()
     reply: dict[str, Any] = {"value": {"t": "none"}, "exc": None}
     try:
         function = _FUNCTIONS[ref]

@@ -18,7 +18,7 @@ from nbgrader.api import Gradebook
 from nbgrader.plugins import ExportPlugin
 
 from autograder.submissions import notebook_sha256
-from records import db
+from records import db, grade_log
 from records.attempts import AttemptFacts, record_attempt
 from records.curriculum import courses_dir, load_curriculum
 from records.instance import Instance
@@ -32,7 +32,7 @@ class RecordsExportPlugin(ExportPlugin):
         instance = Instance.from_env()
         url = self.to or instance.db_url
         # Graded and regraded results (manual adjustments included) go into the event log.
-        secret, anchor = _grade_log(instance)
+        secret, anchor = grade_log.keys_for(instance)
         courses = courses_dir()
         curriculum = load_curriculum(courses / "curriculum.yml")
         wanted = {str(a) for a in self.assignment}
@@ -72,11 +72,3 @@ class RecordsExportPlugin(ExportPlugin):
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
     return value.replace(tzinfo=dt.UTC) if value is not None and value.tzinfo is None else value
 
-
-def _grade_log(instance: Instance) -> tuple[bytes | None, Path | None]:
-    from records.certificates import load_secret
-    from records.event_log import anchor_path
-
-    if not instance.secret_file.exists():
-        return None, None
-    return load_secret(instance.secret_file), anchor_path(instance.home)

@@ -36,7 +36,6 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE = 64 * 1024 * 1024
-STREAM_CAP = 64 * 1024  # characters of stdout/stderr kept per test cell
 MEMORY_HEADROOM_MB = 1536  # address space a judge may add to the template's
 _HEADER = struct.Struct("!I")
 
@@ -290,25 +289,6 @@ def _clean(text: str) -> str:
     return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
 
 
-class _Capped:
-    def __init__(self) -> None:
-        self.parts: list[str] = []
-        self.size = 0
-
-    def write(self, text: str) -> int:
-        text = str(text)
-        if self.size < STREAM_CAP:
-            self.parts.append(text[: STREAM_CAP - self.size])
-            self.size += len(self.parts[-1])
-        return len(text)
-
-    def flush(self) -> None:
-        pass
-
-    def getvalue(self) -> str:
-        return _clean("".join(self.parts))
-
-
 class JudgeTimeout(BaseException):
     """Raised in a test cell that ran past its time (BaseException: `except Exception` in a
     test cannot swallow it)."""
@@ -377,7 +357,9 @@ class _Session:
         self.count += 1
         shell = self.shell
         shell.error, shell.displayhook.result = None, None
-        out, err = _Capped(), _Capped()
+        from autograder.codec import CappedText
+
+        out, err = CappedText(), CappedText()
         outputs: list[dict] = []
 
         def on_alarm(signum: int, frame: object) -> None:
@@ -400,7 +382,7 @@ class _Session:
             signal.setitimer(signal.ITIMER_REAL, 0)
         for name, stream in (("stdout", out), ("stderr", err)):
             if stream.size:
-                outputs.append({"output_type": "stream", "name": name, "text": stream.getvalue()})
+                outputs.append({"output_type": "stream", "name": name, "text": _clean(stream.getvalue())})
         if shell.displayhook.result is not None:
             outputs.append({"output_type": "execute_result", "execution_count": self.count,
                             "data": {"text/plain": _clean(shell.displayhook.result["text/plain"])[:10000]},
@@ -426,7 +408,7 @@ class _Session:
         for stream, target in (("stdout", sys.stdout), ("stderr", sys.stderr)):
             text = data.get(stream)
             if isinstance(text, str) and text:
-                target.write(text[:STREAM_CAP])
+                target.write(text)  # capped by the cell's CappedText
         if data.get("exc") is not None:
             raise _builtin_exception(data["exc"])(f"学员函数 {function.__name__} 运行出错")
         decoder = codec.Decoder(remote=lambda ref, name: RemoteFunction(self, ref, name))

@@ -11,17 +11,29 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from records.event_log import Kind, NewEvent, Problem, utc_iso
+from records.instance import Instance
 from records.models import Attempt
 
 PREFIX = "attempt:"
 _LABELS = {"module_version": "模块版本", "score": "得分", "max_score": "满分", "passed": "是否通过",
            "status": "状态", "graded_at": "评分时间"}
+
+
+def keys_for(instance: Instance) -> tuple[bytes | None, Path | None]:
+    """(secret, anchor path) to log grades with, or (None, None) before `safetrain init`."""
+    from records.certificates import load_secret
+    from records.event_log import anchor_path
+
+    if not instance.secret_file.exists():
+        return None, None
+    return load_secret(instance.secret_file), anchor_path(instance.home)
 
 
 def subject(trainee_id: str, module: str, sha256: str) -> str:
