@@ -104,6 +104,12 @@ class RoleRule(_Strict):
     onboarding_effective_from: dt.date | None = Field(
         default=None,
         description="posts begun before this day have no pre-job deadline; default go_live")
+    # Every required module added to a role costs its people study time: the cap makes the
+    # total a stated, checked figure instead of one that grows unnoticed.
+    study_minutes_max: int | None = Field(
+        default=None, gt=0, le=100 * 60,
+        description="most minutes of required modules (their estimated_minutes) for the role",
+    )
 
     @model_validator(mode="after")
     def _window_inside_validity(self) -> RoleRule:
@@ -138,6 +144,20 @@ class Curriculum(_Strict):
             raise ValueError(f"模块 id 重复 / module id listed twice: {', '.join(repeated)}")
         return self
 
+    @model_validator(mode="after")
+    def _study_time_within_caps(self) -> Curriculum:
+        over = []
+        for role, rule in self.roles.items():
+            minutes = self.study_minutes(role)
+            if rule.study_minutes_max is not None and minutes > rule.study_minutes_max:
+                modules = "、".join(f"{m.id}（{m.estimated_minutes}分钟）"
+                                   for m in self.modules if role in m.required_for)
+                over.append(f"{role.label}必修模块共 {minutes} 分钟，超过上限 "
+                            f"study_minutes_max={rule.study_minutes_max}：{modules}")
+        if over:
+            raise ValueError("；".join(over) + " / required study time over the role's cap")
+        return self
+
     @property
     def module_ids(self) -> list[str]:
         return [m.id for m in self.modules]
@@ -155,6 +175,10 @@ class Curriculum(_Strict):
         only those required by that day (`effective_from`, default `go_live`)."""
         return [m.id for m in self.modules if role in m.required_for
                 and (on is None or (self.module_from(m) or on) <= on)]
+
+    def study_minutes(self, role: Role) -> int:
+        """Estimated minutes of every module the role must pass (future requirements too)."""
+        return sum(m.estimated_minutes for m in self.modules if role in m.required_for)
 
     def module_from(self, module: Module) -> dt.date | None:
         """The day `module` became required (None: always)."""

@@ -209,6 +209,26 @@ def test_roles_section_rejects_unknown_roles_and_keys(tmp_path: Path) -> None:
     assert curriculum.rule(Role.staff).hours_per_year == 0
 
 
+def test_study_time_over_a_roles_cap_is_refused_naming_role_and_modules(tmp_path: Path) -> None:
+    modules = MODULE_YAML.format(id="demo-a") + MODULE_YAML.format(id="demo-b")  # 30 + 30 min
+    capped = "roles:\n  inspector: {study_minutes_max: %d}\n  volunteer: {study_minutes_max: 60}\n"
+    curriculum = load_curriculum(write_curriculum(tmp_path, "modules:\n" + modules + capped % 60))
+    assert curriculum.study_minutes(Role.inspector) == 60
+    assert curriculum.study_minutes(Role.staff) == 0
+    with pytest.raises(CurriculumError) as err:
+        load_curriculum(write_curriculum(tmp_path, "modules:\n" + modules + capped % 59))
+    message = str(err.value)
+    assert "专职安监员必修模块共 60 分钟，超过上限 study_minutes_max=59" in message
+    assert "demo-a（30分钟）、demo-b（30分钟）" in message and "志愿者" not in message
+
+
+def test_repo_curriculum_states_every_roles_study_time() -> None:
+    curriculum = load_curriculum()
+    for role in Role:
+        cap = curriculum.rule(role).study_minutes_max
+        assert cap is not None and curriculum.study_minutes(role) <= cap, role
+
+
 def test_duplicate_module_ids_are_rejected(tmp_path: Path) -> None:
     text = "modules:\n" + MODULE_YAML.format(id="demo") * 2
     with pytest.raises(CurriculumError, match="demo"):
