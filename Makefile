@@ -9,7 +9,7 @@ KERNEL_PY := $(firstword $(wildcard /usr/bin/python3.11 /usr/bin/python3) $(PY))
 KERNEL_VENV := .venv-kernel
 KERNEL_STAMP := $(KERNEL_VENV)/.installed
 
-.PHONY: demo test lint bench clean-instance sandbox kernel-env docs chromium labextension
+.PHONY: demo test lint bench clean-instance sandbox kernel-env docs chromium labextension hub-env screenshots
 
 # The grader runs trainee code under bubblewrap; install it from Debian when missing (as root).
 sandbox:
@@ -53,7 +53,7 @@ demo: $(STAMP) $(KERNEL_STAMP) sandbox chromium
 
 # PostgreSQL tests use $$SAFETRAIN_TEST_PG_URL; when unset and a local server answers, the
 # default URL is used, so on these machines `make test` covers both databases.
-test: $(STAMP) $(KERNEL_STAMP) sandbox chromium
+test: $(STAMP) $(KERNEL_STAMP) sandbox chromium hub-env
 	$(VENV)/bin/ruff check .
 	@if [ -z "$$SAFETRAIN_TEST_PG_URL" ] && command -v pg_isready >/dev/null \
 	    && pg_isready -q -h 127.0.0.1 -p 5432; then \
@@ -80,3 +80,40 @@ labextension: $(STAMP)
 	cd labextension && npm ci --no-audit --no-fund && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" npm run build
 	$(VENV)/bin/python -m pip install --quiet --no-deps -e .
 	@touch $(STAMP)
+
+# JupyterHub deployment (`safetrain hub`, docs/hub.md): its own environment under HUB_PREFIX,
+# built from an interpreter every user can run (the machine's Python under /root is not),
+# with SafeTrain installed as a copy (not editable: user servers must not need this checkout)
+# and configurable-http-proxy from npm, pinned by jupyter_safetrain/hub/proxy/package-lock.json.
+HUB_PREFIX ?= /opt/safetrain
+HUB_ENV := $(HUB_PREFIX)/env
+HUB_PROXY := $(HUB_PREFIX)/proxy
+HUB_SOURCES := $(shell find records jupyter_safetrain autograder scripts writers demo -name '*.py' -o -name '*.json' -o -name '*.yml' 2>/dev/null)
+
+$(HUB_ENV)/.installed: $(STAMP) pyproject.toml $(HUB_SOURCES)
+	@mkdir -p $(HUB_PREFIX) && chmod 755 $(HUB_PREFIX)
+	@test -x $(HUB_ENV)/bin/python || $(KERNEL_PY) -m venv $(HUB_ENV) || { \
+	  echo "error: cannot create $(HUB_ENV) with $(KERNEL_PY) (apt-get install python3-venv)"; exit 1; }
+	@# The versions .venv is tested with, for the packages that matter here (a full freeze can
+	@# name versions that need a newer 3.11 than Debian's).
+	$(VENV)/bin/python -m pip freeze --exclude-editable | grep -iE \
+	  '^(jupyterhub|jupyterlab|jupyter[-_]server|nbgrader|nbconvert|nbformat|ipykernel|jupyter[-_]client|sqlalchemy|alembic|pandas|numpy|tornado|traitlets|psycopg|psycopg[-_]binary|pydantic|pamela)==' \
+	  > $(HUB_ENV)/constraints.txt
+	$(HUB_ENV)/bin/python -m pip install --quiet --upgrade pip
+	$(HUB_ENV)/bin/python -m pip install --quiet -c $(HUB_ENV)/constraints.txt .
+	@chmod -R a+rX,go-w $(HUB_ENV)
+	@touch $@
+
+$(HUB_PROXY)/.installed: jupyter_safetrain/hub/proxy/package.json jupyter_safetrain/hub/proxy/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "error: npm is needed for configurable-http-proxy (apt-get install npm)"; exit 1; }
+	@mkdir -p $(HUB_PROXY)
+	cp jupyter_safetrain/hub/proxy/package.json jupyter_safetrain/hub/proxy/package-lock.json $(HUB_PROXY)/
+	cd $(HUB_PROXY) && npm ci --omit=dev --no-audit --no-fund --loglevel=error
+	@chmod -R a+rX,go-w $(HUB_PROXY)
+	@touch $@
+
+hub-env: $(HUB_ENV)/.installed $(HUB_PROXY)/.installed
+
+# Pictures of the hub for docs/ (the end-to-end test takes them into a temporary folder).
+screenshots: $(STAMP) $(KERNEL_STAMP) chromium hub-env
+	SAFETRAIN_SCREENSHOTS=$(CURDIR)/docs $(VENV)/bin/python -m pytest -q tests/test_hub_e2e.py

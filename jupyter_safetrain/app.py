@@ -57,6 +57,19 @@ class SafeTrainApp(ExtensionApp):
              " Evaluate on this day instead of today (demos, tests).",
     )
 
+    records_url = Unicode(
+        config=True,
+        help="JupyterHub 下：记录服务的地址（默认 $SAFETRAIN_RECORDS_URL，由 safetrain hub 设置）。"
+             "此时本扩展不打开任何数据库，请求以本服务器的 Hub 令牌转给记录服务。"
+             " Under JupyterHub: the records service's URL; the extension opens no database.",
+    )
+
+    @default("records_url")
+    def _records_url_default(self) -> str:
+        from jupyter_safetrain.hub import RECORDS_URL_ENV
+
+        return os.environ.get(RECORDS_URL_ENV, "")
+
     @default("login")
     def _login_default(self) -> str:
         return os.environ.get(LOGIN_ENV, "")
@@ -96,10 +109,13 @@ class SafeTrainApp(ExtensionApp):
 
         install()  # before any nbgrader handler loads a config file from a writable folder
         _mask_ids_in_logs(self.log)
-        self.instance = Instance.from_env(self.home or None, self.db_url or None)
         if self.under_hub and self.login:
             self.log.warning("SafeTrain: SafeTrainApp.login=%r is ignored under JupyterHub;"
                              " the hub's user name identifies each request", self.login)
+        if self.under_hub:  # hub mode: the records service answers; no database here
+            self._initialize_hub_mode()
+            return
+        self.instance = Instance.from_env(self.home or None, self.db_url or None)
         self.engine = db.make_engine(self.instance.db_url)
         self.sessions = db.session_factory(self.engine)
         try:
@@ -113,7 +129,23 @@ class SafeTrainApp(ExtensionApp):
         self.log.info("SafeTrain: instance %s, database %s, login %s", self.instance.home,
                       db.safe_url(self.engine), who)
 
+    def _initialize_hub_mode(self) -> None:
+        try:
+            self.curriculum = load_curriculum()
+        except SafeTrainError as exc:  # only "open module" needs it
+            self.log.warning("SafeTrain：课程目录不可用：%s", exc)
+        if not self.records_url:
+            self.problem = "JupyterHub 未配置培训记录服务（SAFETRAIN_RECORDS_URL）：请联系管理员"
+            self.log.error("SafeTrain panels are off: %s", self.problem)
+        self.log.info("SafeTrain：JupyterHub 模式，记录服务 %s（本服务器不打开数据库）",
+                      self.records_url or "（未配置）")
+
     def initialize_handlers(self) -> None:
+        if self.under_hub:
+            from jupyter_safetrain.hub.client import routes as hub_routes
+
+            self.handlers.extend(hub_routes())
+            return
         from jupyter_safetrain.handlers import routes
 
         self.handlers.extend(routes())

@@ -10,6 +10,9 @@ HOME_ENV = "SAFETRAIN_HOME"
 DB_ENV = "SAFETRAIN_DB"
 DEFAULT_HOME = "instance"
 DB_FILENAME = "safetrain.db"
+# A deployment's records URL, password included, kept in a private file in the instance
+# (`safetrain hub init` writes it, 0600): never in a command line or an environment.
+DB_URL_FILENAME = "db.url"
 PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600
 
 
@@ -22,9 +25,11 @@ class Instance:
 
     @classmethod
     def from_env(cls, home: str | Path | None = None, db_url: str | None = None) -> Instance:
-        """Build from arguments, else SAFETRAIN_HOME / SAFETRAIN_DB, else ./instance + SQLite."""
+        """Build from arguments, else SAFETRAIN_HOME / SAFETRAIN_DB, else the instance's
+        `db.url` file, else ./instance + SQLite."""
         home_path = Path(home or os.environ.get(HOME_ENV) or DEFAULT_HOME).expanduser().resolve()
-        url = db_url or os.environ.get(DB_ENV) or f"sqlite:///{home_path / DB_FILENAME}"
+        url = db_url or os.environ.get(DB_ENV) or _url_file(home_path) \
+            or f"sqlite:///{home_path / DB_FILENAME}"
         return cls(home=home_path, db_url=url)
 
     @property
@@ -53,6 +58,13 @@ class Instance:
             path.chmod(PRIVATE_DIR)
         if self.secret_file.exists():
             private(self.secret_file)
+
+
+def _url_file(home: Path) -> str | None:
+    try:
+        return (home / DB_URL_FILENAME).read_text(encoding="utf-8").strip() or None
+    except (FileNotFoundError, NotADirectoryError, PermissionError):
+        return None
 
 
 def private(path: Path) -> Path:

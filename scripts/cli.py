@@ -27,6 +27,7 @@ from scripts.cert_cli import cert_app
 from scripts.course_cli import course_app
 from scripts.drill_cli import drill_app
 from scripts.grade_cli import grade
+from scripts.hub_cli import hub_app
 from scripts.output import Format, render, stderr, stdout
 from scripts.report_cli import report_app
 from scripts.training_cli import training_app
@@ -53,6 +54,7 @@ app.add_typer(cert_app, name="cert")
 app.add_typer(report_app, name="report")
 app.add_typer(admin_app, name="admin")
 app.add_typer(attempts_app, name="attempts")
+app.add_typer(hub_app, name="hub")
 
 _state: dict[str, Instance] = {}
 

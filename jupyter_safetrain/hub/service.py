@@ -1,0 +1,320 @@
+"""The records service: a JupyterHub service, its own process and system user, and the only
+holder of the records database URL and the instance secret.
+
+It reads the URL from its instance's private `db.url` file (never a command line or an
+environment variable). A request carries a hub token (a user's server forwards the panels'
+requests with its own `JUPYTERHUB_API_TOKEN`); the service asks the hub who the token's
+owner is and which scopes the token holds (`HubAuth`), requires
+`access:services!service=safetrain-records` and the endpoint's custom scope, and then scopes
+the answer itself from the records: a trainee sees their own record, a leader their unit
+while in post, an administrator the units granted with `safetrain admin grant`. Every
+refusal is logged. Answers are masked like the single-user endpoints (no full ID number).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import quote, urlparse
+
+from jupyterhub.services.auth import HubAuth, HubAuthenticated, UserNotAllowed, check_scopes
+from sqlalchemy.orm import Session, sessionmaker
+from tornado import web
+from tornado.ioloop import IOLoop
+from traitlets.config import Config
+
+from jupyter_safetrain import coverage, nbgrader_files
+from jupyter_safetrain.handlers import ID_NUMBER, _plain, mask_ids, unit_json, with_attempts
+from jupyter_safetrain.hub import ACCESS_SCOPE, SCOPE_OWN, SCOPE_UNITS, SERVICE_NAME
+from records import db
+from records.access import (
+    AccessDenied,
+    Viewer,
+    child_units,
+    find_unit_by_code,
+    require_person,
+    require_unit,
+    today,
+    viewer_for,
+)
+from records.attempts import trainee_allowances
+from records.curriculum import Curriculum, load_curriculum
+from records.errors import NotFound, SafeTrainError
+from records.instance import Instance
+
+try:  # 我的培训's payload is moving out of records.access (#15)
+    from records.trainee_status import trainee_status
+except ImportError:  # pragma: no cover - before that move
+    from records.access import trainee_status  # type: ignore[attr-defined,no-redef]
+
+log = logging.getLogger("safetrain.records_service")
+T = TypeVar("T")
+AS_OF_ENV = "SAFETRAIN_AS_OF"
+
+
+@dataclass
+class Records:
+    """What every request of the service shares: the instance, one engine, the curriculum."""
+
+    instance: Instance
+    sessions: sessionmaker[Session] | None
+    curriculum: Curriculum | None
+    as_of: dt.date | None = None
+    problem: str | None = None  # why the service cannot answer (told to every request)
+    leaders_see_their_units: bool = True
+
+    def day(self) -> dt.date:
+        return self.as_of or today()
+
+    @classmethod
+    def open(cls, instance: Instance, as_of: dt.date | None = None) -> Records:
+        engine = db.make_engine(instance.db_url)
+        try:
+            db.check_schema(engine)
+            curriculum = load_curriculum()
+        except SafeTrainError as exc:
+            log.error("记录服务无法提供数据：%s", exc)
+            return cls(instance, None, None, as_of, str(exc))
+        return cls(instance, db.session_factory(engine), curriculum, as_of)
+
+
+class RecordsHandler(HubAuthenticated, web.RequestHandler):
+    """Hub identity and scopes first (refusals logged), then one transaction per request."""
+
+    required_scope = SCOPE_OWN
+
+    def initialize(self, records: Records, hub_auth: HubAuth) -> None:
+        self.records = records
+        self.hub_auth = hub_auth
+
+    @property
+    def hub_scopes(self) -> set[str]:
+        return {ACCESS_SCOPE}
+
+    def get_current_user(self) -> Any:  # set by prepare(); never a blocking hub call
+        return getattr(self, "_hub_user", None)
+
+    async def prepare(self) -> None:
+        model = await self.hub_auth.get_user(self, sync=False)
+        where = f"{self.request.method} {self.request.path}"
+        if not model:
+            log.warning("记录服务：拒绝来自 %s 的 %s：未登录或令牌无效", self.request.remote_ip, where)
+            raise web.HTTPError(403, "未登录 (not authenticated)")
+        try:
+            model = self.check_hub_user(model)
+        except UserNotAllowed:
+            log.warning("记录服务：拒绝 %s 的 %s：令牌没有 %s 权限", model.get("name"), where,
+                        ACCESS_SCOPE)
+            raise web.HTTPError(403, "无权使用培训记录服务") from None
+        if model.get("kind", "user") != "user":
+            log.warning("记录服务：拒绝服务 %s 的 %s：只接受用户的请求", model.get("name"), where)
+            raise web.HTTPError(403, "只接受用户的请求")
+        if not check_scopes({self.required_scope}, set(model.get("scopes", []))):
+            log.warning("记录服务：拒绝 %s 的 %s：令牌没有 %s 权限", model["name"], where,
+                        self.required_scope)
+            raise web.HTTPError(403, f"账号 {model['name']} 无权查看这些记录")
+        self._hub_user = model
+
+    @property
+    def login(self) -> str:
+        return str(self._hub_user["name"]).strip().lower()
+
+    async def run(self, fn: Callable[[Session, Viewer], T]) -> T:
+        if self.records.problem or self.records.sessions is None:
+            raise web.HTTPError(503, "%s", self.records.problem or "记录库不可用")
+        login, day, sessions = self.login, self.records.day(), self.records.sessions
+
+        def work() -> T:
+            with sessions.begin() as session:
+                viewer = viewer_for(session, login, as_of=day,
+                                    leaders_see_their_units=self.records.leaders_see_their_units)
+                return fn(session, viewer)
+
+        try:
+            return await asyncio.to_thread(work)
+        except AccessDenied as exc:
+            log.warning("记录服务：拒绝 %s 的 %s %s：%s", login, self.request.method,
+                        self.request.path, exc)
+            raise web.HTTPError(403, "%s", str(exc)) from None
+        except NotFound as exc:
+            raise web.HTTPError(404, "%s", str(exc)) from None
+        except SafeTrainError as exc:
+            raise web.HTTPError(400, "%s", str(exc)) from None
+
+    def send_json(self, data: Any) -> None:
+        text = json.dumps(data, default=_plain, ensure_ascii=False)
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(mask_ids(text))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None))[1]
+        message = exc.log_message % exc.args if isinstance(exc, web.HTTPError) \
+            and exc.log_message else self._reason
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(mask_ids(json.dumps({"message": message, "status": status_code},
+                                        ensure_ascii=False)))
+
+
+class WhoAmI(RecordsHandler):
+    async def get(self) -> None:
+        day = self.records.day()
+
+        def answer(session: Session, viewer: Viewer) -> dict[str, Any]:
+            return {"login": viewer.login, "name": viewer.name,
+                    "trainee": viewer.person_id is not None, "admin": viewer.is_admin,
+                    "as_of": day, "hub": True,
+                    "scopes": [{"code": s.code, "name": s.name, "path": s.path,
+                                "level": s.level.name, "level_label": s.level.label,
+                                "source": s.source} for s in viewer.scopes]}
+
+        self.send_json(await self.run(answer))
+
+
+class Trainee(RecordsHandler):
+    """GET api/me (oneself) or api/trainees/LOGIN (oneself, or whoever's units cover them)."""
+
+    async def get(self, login: str | None = None) -> None:
+        from records.people import find_person
+
+        day, records = self.records.day(), self.records
+
+        def answer(session: Session, viewer: Viewer) -> Any:
+            if login is None and viewer.person_id is None:
+                raise NotFound(f"账号 {viewer.login} 不在花名册中，没有个人培训记录。"
+                               "请确认 JupyterHub 的登录名与花名册中的账号一致。")
+            try:
+                person = find_person(session, trainee_id=login or viewer.login)
+            except NotFound:  # someone else's login: 403 whether or not it exists (no probing)
+                raise AccessDenied(f"账号 {viewer.login} 无权查看人员 {login} 的记录") from None
+            require_person(session, viewer, person, as_of=day)
+            pending = nbgrader_files.pending_submissions(Config(), records.instance,
+                                                         person.trainee_id)
+            status = trainee_status(session, records.curriculum, person, as_of=day,
+                                    submitted=pending)
+            return with_attempts(dataclasses.asdict(status), trainee_allowances(
+                session, records.curriculum, person.trainee_id), dt.datetime.now(dt.UTC))
+
+        self.send_json(await self.run(answer))
+
+
+def _visible(session: Session, viewer: Viewer, code: str) -> Any:
+    try:
+        unit = find_unit_by_code(session, code)
+    except NotFound:
+        raise AccessDenied(f"账号 {viewer.login} 无权查看单位 {code}") from None
+    require_unit(viewer, unit)
+    return unit
+
+
+class Unit(RecordsHandler):
+    required_scope = SCOPE_UNITS
+
+    async def get(self, code: str) -> None:
+        def answer(session: Session, viewer: Viewer) -> dict[str, Any]:
+            unit = _visible(session, viewer, code)
+            crumbs, parent = [], unit.parent
+            while parent is not None and viewer.covers(parent):
+                crumbs.insert(0, unit_json(parent))
+                parent = parent.parent
+            return {**unit_json(unit), "trail": crumbs,
+                    "children": [unit_json(c) for c in child_units(session, unit)]}
+
+        self.send_json(await self.run(answer))
+
+
+class Coverage(RecordsHandler):
+    required_scope = SCOPE_UNITS
+
+    async def get(self, code: str) -> None:
+        period, day, curriculum = self.get_argument("period", None), self.records.day(), \
+            self.records.curriculum
+
+        def answer(session: Session, viewer: Viewer) -> dict[str, Any]:
+            unit = _visible(session, viewer, code)
+            return {"unit": unit_json(unit),
+                    **coverage.figures(session, curriculum, unit, as_of=day, period=period)}
+
+        self.send_json(await self.run(answer))
+
+
+class Bundle(RecordsHandler):
+    required_scope = SCOPE_UNITS
+
+    async def get(self, code: str) -> None:
+        period, day, curriculum = self.get_argument("period", None), self.records.day(), \
+            self.records.curriculum
+
+        def answer(session: Session, viewer: Viewer) -> tuple[str, bytes]:
+            unit = _visible(session, viewer, code)
+            return coverage.bundle(session, curriculum, unit, as_of=day, period=period)
+
+        filename, data = await self.run(answer)
+        if coverage.has_id_numbers(data, ID_NUMBER):
+            log.error("记录服务：%s 含未隐去的身份证号，拒绝发送", filename)
+            raise web.HTTPError(500, "报表含未隐去的身份证号，已拒绝下载（请报告此问题）")
+        self.set_header("Content-Type",
+                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        self.set_header("Content-Disposition",
+                        f"attachment; filename=\"bundle.xlsx\"; filename*=UTF-8''{quote(filename)}")
+        self.finish(data)
+
+
+def routes(prefix: str) -> list[tuple[str, type[RecordsHandler]]]:
+    """The single-user endpoints' paths (see handlers.routes), under the service's prefix."""
+    api = prefix.rstrip("/") + "/api"
+    code = r"(?P<code>[0-9]{1,32})"
+    return [
+        (rf"{api}/whoami", WhoAmI),
+        (rf"{api}/me", Trainee),
+        (rf"{api}/trainees/(?P<login>[a-z][a-z0-9._-]{{1,31}})", Trainee),
+        (rf"{api}/units/{code}", Unit),
+        (rf"{api}/coverage/{code}", Coverage),
+        (rf"{api}/coverage/{code}/bundle\.xlsx", Bundle),
+    ]
+
+
+def make_app(records: Records, hub_auth: HubAuth, prefix: str) -> web.Application:
+    args = {"records": records, "hub_auth": hub_auth}
+    return web.Application([(path, handler, args) for path, handler in routes(prefix)],
+                           xsrf_cookies=False)
+
+
+def _logging() -> None:
+    from records.idcard import MaskIdNumbers
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("[%(levelname)1.1s %(asctime)s %(name)s] %(message)s"))
+    handler.addFilter(MaskIdNumbers())
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+
+
+def main() -> None:
+    """Run as the hub starts it: JUPYTERHUB_SERVICE_URL / _PREFIX / _API_URL / _API_TOKEN
+    from the hub, SAFETRAIN_HOME naming the service's private instance."""
+    _logging()
+    if os.environ.get("JUPYTERHUB_SERVICE_NAME", SERVICE_NAME) != SERVICE_NAME:
+        log.warning("记录服务的名称应为 %s", SERVICE_NAME)
+    instance = Instance.from_env()
+    as_of = os.environ.get(AS_OF_ENV, "").strip()
+    records = Records.open(instance, dt.date.fromisoformat(as_of) if as_of else None)
+    hub_auth = HubAuth(cache_max_age=30)
+    url = urlparse(os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101"))
+    prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", f"/services/{SERVICE_NAME}/")
+    app = make_app(records, hub_auth, prefix)
+    app.listen(url.port or 80, url.hostname or "127.0.0.1", xheaders=True)
+    log.info("记录服务已启动：%s%s，实例 %s，数据库 %s", url.geturl().rstrip("/"), prefix,
+             instance.home, "PostgreSQL" if instance.db_url.startswith("postgresql")
+             else "SQLite")
+    IOLoop.current().start()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,511 @@
+"""A real JupyterHub, started by the README's command, whose records service alone holds the
+records credentials (issue #19). Bounded: the whole module must finish within 180 s.
+
+The test makes its own PostgreSQL cluster (initdb on a free port, scram passwords), its own
+deployment prefix (the software from `make hub-env`, linked in), its own system users (a
+random prefix), and removes all of them afterwards, also on failure. Trainee A (张三) logs in
+through PAM, gets a server, and from A's kernel hunts for a records credential: the
+environment, every readable /proc/*/environ and cmdline, the files under the deployment, and
+password-less connections to the records database as the service role and as postgres.
+Trainee B (李四) gets 403 for A's record through B's own server. Headless Chromium shows
+我的培训 for A (a screenshot in a temporary folder, or in $SAFETRAIN_SCREENSHOTS: `make
+screenshots` writes docs/). Skips, saying why, when something is missing, except under
+CI=true, where that is a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import datetime as dt
+import glob
+import json
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.test_jupyter_fixtures import AS_OF, IDS, build_city, free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+SOFTWARE = Path(os.environ.get("SAFETRAIN_HUB_PREFIX", "/opt/safetrain"))
+SAFETRAIN = [sys.executable, "-m", "scripts.cli"]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+BUDGET_S = 180
+ROLE, DBNAME = "safetrain_records", "safetrain"
+A, B = "zhangsan", "lisi"
+T0 = time.monotonic()
+
+
+def need(ok: bool, why: str) -> None:
+    """Skip when something is missing; under CI=true fail instead (nothing may silently skip)."""
+    if not ok:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true: {why}")
+        pytest.skip(why)
+
+
+def run(cmd: list[str], *, check: bool = True, **kwargs: object) -> subprocess.CompletedProcess:
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, **kwargs)
+    if check and done.returncode != 0:
+        raise AssertionError(f"{cmd[:3]} → {done.returncode}\n{done.stdout}\n{done.stderr}")
+    return done
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+@dataclass
+class Cluster:
+    folder: Path
+    port: int
+    superuser_password: str
+    role_password: str
+    bin: Path
+
+    def url(self, user: str = ROLE, password: str | None = None) -> str:
+        secret = f":{password}" if password else ""
+        return f"postgresql+psycopg://{user}{secret}@127.0.0.1:{self.port}/{DBNAME}"
+
+    def hba(self, *, trust: bool) -> None:
+        """scram-sha-256 for everyone, or (to test the refusal) trust first."""
+        method = "trust" if trust else "scram-sha-256"
+        text = (f"local all all {method}\nhost all all 127.0.0.1/32 {method}\n"
+                f"host all all ::1/128 {method}\n")
+        hba = self.folder / "data" / "pg_hba.conf"
+        hba.write_text(text)
+        self.pg_ctl("reload")
+        time.sleep(0.3)
+
+    def pg_ctl(self, *args: str) -> None:
+        run(["runuser", "-u", "postgres", "--", str(self.bin / "pg_ctl"), "-D",
+             str(self.folder / "data"), *args])
+
+
+@contextlib.contextmanager
+def own_cluster() -> Iterator[Cluster]:
+    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    need(bool(bins), "PostgreSQL server binaries (initdb) are missing: apt-get install postgresql")
+    need(_exists("postgres"), "there is no postgres system user to run a test cluster")
+    folder = Path(tempfile.mkdtemp(prefix="safetrain-pg-"))
+    os.chmod(folder, 0o700)
+    shutil.chown(folder, "postgres", "postgres")
+    cluster = Cluster(folder, free_port(), secrets.token_urlsafe(18), secrets.token_urlsafe(18),
+                      Path(bins[-1]).parent)
+    pwfile = folder / "pw"
+    pwfile.write_text(cluster.superuser_password + "\n")
+    shutil.chown(pwfile, "postgres", "postgres")
+    pwfile.chmod(0o600)
+    started = False
+    try:
+        run(["runuser", "-u", "postgres", "--", str(cluster.bin / "initdb"), "-D",
+             str(folder / "data"), "-U", "postgres", f"--pwfile={pwfile}",
+             "--auth=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"])
+        pwfile.unlink()
+        options = (f"-p {cluster.port} -k {folder} -c listen_addresses=127.0.0.1 "
+                   "-c fsync=off -c shared_buffers=16MB")
+        cluster.pg_ctl("-o", options, "-l", str(folder / "pg.log"), "-w", "-t", "30", "start")
+        started = True
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(host="127.0.0.1", port=cluster.port, user="postgres",
+                             password=cluster.superuser_password, dbname="postgres",
+                             autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+                sql.Identifier(ROLE), sql.Literal(cluster.role_password)))
+            conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                sql.Identifier(DBNAME), sql.Identifier(ROLE)))
+        yield cluster
+    finally:
+        if started:
+            with contextlib.suppress(AssertionError, subprocess.TimeoutExpired):
+                cluster.pg_ctl("-m", "immediate", "stop")
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _exists(user: str) -> bool:
+    try:
+        pwd.getpwnam(user)
+    except KeyError:
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------- the hub
+
+
+@dataclass
+class Hub:
+    prefix: Path
+    user_prefix: str
+    url: str
+    log: Path
+    cluster: Cluster
+    passwords: dict[str, str]
+    proc: subprocess.Popen | None = None
+    started: list[str] = field(default_factory=list)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=25)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+
+def _kill_processes_of(uids: set[int]) -> None:
+    """Whatever still runs as the test's own users (servers, kernels, the service)."""
+    import psutil
+
+    for proc in psutil.process_iter(["uids"]):
+        with contextlib.suppress(psutil.Error):
+            if proc.info["uids"] and proc.info["uids"].real in uids:
+                proc.kill()
+
+
+@pytest.fixture(scope="module")
+def hub() -> Iterator[Hub]:
+    need(hasattr(os, "geteuid") and os.geteuid() == 0,
+         "the hub test creates system users and runs the hub as root")
+    need((SOFTWARE / "env" / "bin" / "jupyterhub").exists()
+         and (SOFTWARE / "proxy" / "node_modules" / ".bin" / "configurable-http-proxy").exists(),
+         f"the deployment software is missing in {SOFTWARE}: run `make hub-env`")
+    need(shutil.which("useradd") is not None, "useradd is missing")
+    with contextlib.ExitStack() as stack:
+        cluster = stack.enter_context(own_cluster())
+        prefix = Path(tempfile.mkdtemp(prefix="safetrain-hub-", dir="/tmp"))
+        stack.callback(shutil.rmtree, prefix, True)
+        prefix.chmod(0o755)
+        for part in ("env", "proxy"):
+            (prefix / part).symlink_to(SOFTWARE / part)
+        user_prefix = f"t{secrets.token_hex(3)}-"
+        stack.callback(_remove_users, prefix, user_prefix)
+        ports = [free_port() for _ in range(4)]
+        logs = Path(tempfile.mkdtemp(prefix="safetrain-hub-logs-"))  # 0700, outside the prefix
+        stack.callback(shutil.rmtree, logs, True)
+        hub = Hub(prefix, user_prefix, f"http://127.0.0.1:{ports[0]}/", logs / "hub.log",
+                  cluster, {A: secrets.token_urlsafe(12), B: secrets.token_urlsafe(12)})
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SAFETRAIN_", "PG"))}
+        env["PYTHONPATH"] = str(ROOT)
+
+        def safetrain(*args: str, stdin: str = "", check: bool = True) -> subprocess.CompletedProcess:
+            return run([*SAFETRAIN, *args], input=stdin, env=env, cwd=ROOT, check=check)
+
+        # README: `safetrain hub init` (the password on stdin, never on a command line).
+        safetrain("hub", "init", "--prefix", str(prefix), "--db", cluster.url(),
+                  "--password-stdin", "--user-prefix", user_prefix,
+                  stdin=cluster.role_password + "\n")
+        _populate(cluster.url(password=cluster.role_password))
+        # A database that lets anyone in without a password: `hub start` refuses.
+        cluster.hba(trust=True)
+        refused = safetrain("hub", "start", "--prefix", str(prefix), "--check", check=False)
+        cluster.hba(trust=False)
+        assert refused.returncode == 6, refused.stdout + refused.stderr
+        assert "不用密码就能以" in refused.stderr and "拒绝启动" in refused.stderr
+        # README: `safetrain hub start`, here on free ports and on the fixture's day.
+        log = hub.log.open("wb")
+        stack.callback(log.close)
+        hub.proc = subprocess.Popen(
+            [*SAFETRAIN, "hub", "start", "--prefix", str(prefix), "--port", str(ports[0]),
+             "--hub-port", str(ports[1]), "--proxy-api-port", str(ports[2]),
+             "--service-port", str(ports[3]), "--as-of", AS_OF.isoformat()],
+            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT, start_new_session=True)
+        stack.callback(_stop, hub.proc)
+        for login, password in hub.passwords.items():
+            _wait_for_user(prefix / "hub" / "users.json", user_prefix + login, hub)
+            safetrain("hub", "passwd", login, "--prefix", str(prefix), "--password-stdin",
+                      stdin=password + "\n")
+        _wait_for(hub, "hub/health")
+        yield hub
+
+
+def _populate(url: str) -> None:
+    from records import db
+    from records.access import grant
+    from records.org import find_unit
+    from tests.test_jupyter_fixtures import EAST
+
+    engine = db.make_engine(url)
+    with db.session_factory(engine).begin() as session:
+        build_city(session)
+        grant(session, "dcadmin", find_unit(session, EAST), by="test")
+    engine.dispose()
+
+
+def _remove_users(prefix: Path, user_prefix: str) -> None:
+    names = set()
+    with contextlib.suppress(FileNotFoundError, ValueError):
+        names = set(json.loads((prefix / "hub" / "users.json").read_text()))
+    names = {n for n in names if n.startswith((user_prefix, "_" + user_prefix))}
+    uids = set()
+    for name in names:
+        with contextlib.suppress(KeyError):
+            uids.add(pwd.getpwnam(name).pw_uid)
+    _kill_processes_of(uids)
+    time.sleep(0.5 if uids else 0)
+    for name in sorted(names):
+        subprocess.run(["userdel", "--remove", "--force", name], capture_output=True, check=False)
+    leftover = [n for n in names if _exists(n)]
+    assert not leftover, f"system users left behind: {leftover}"
+
+
+def _wait_for_user(registry: Path, name: str, hub: Hub, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        with contextlib.suppress(FileNotFoundError, ValueError):
+            if name in json.loads(registry.read_text()) and _exists(name):
+                return
+        if hub.proc and hub.proc.poll() is not None:
+            pytest.fail(f"safetrain hub start exited:\n{hub.log.read_text()[-4000:]}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"user {name} was not created:\n{hub.log.read_text()[-4000:]}")
+        time.sleep(0.2)
+
+
+def _wait_for(hub: Hub, path: str, timeout: float = 60) -> None:
+    import requests
+
+    deadline = time.monotonic() + timeout
+    while True:
+        if hub.proc and hub.proc.poll() is not None:
+            pytest.fail(f"the hub exited:\n{hub.log.read_text()[-4000:]}")
+        with contextlib.suppress(requests.RequestException):
+            if requests.get(hub.url + path, timeout=5).status_code == 200:
+                return
+        if time.monotonic() > deadline:
+            pytest.fail(f"the hub did not answer {path}:\n{hub.log.read_text()[-4000:]}")
+        time.sleep(0.3)
+
+
+# --------------------------------------------------------------------------- as a trainee
+
+
+def login(hub: Hub, name: str, password: str):  # noqa: ANN201 (a requests.Session)
+    """Log in through the hub's login form (PAM), then make an API token as that user."""
+    import requests
+
+    session = requests.Session()
+    session.get(hub.url + "hub/login", timeout=30)
+    xsrf = session.cookies.get("_xsrf", "")
+    answer = session.post(hub.url + "hub/login", timeout=60, allow_redirects=False,
+                          data={"username": name, "password": password, "_xsrf": xsrf})
+    assert answer.status_code == 302, (answer.status_code, answer.text[-500:])
+    made = session.post(hub.url + f"hub/api/users/{name}/tokens", timeout=30,
+                        headers={"X-XSRFToken": session.cookies.get("_xsrf", xsrf)},
+                        json={"note": "e2e", "expires_in": 900})
+    assert made.status_code == 201, (made.status_code, made.text)
+    session.headers["Authorization"] = f"token {made.json()['token']}"
+    return session
+
+
+def start_server(hub: Hub, session, name: str) -> None:  # noqa: ANN001
+    answer = session.post(hub.url + f"hub/api/users/{name}/server", timeout=60)
+    assert answer.status_code in (201, 202), (answer.status_code, answer.text)
+
+
+def wait_server(hub: Hub, session, name: str, timeout: float = 120) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while True:
+        model = session.get(hub.url + f"hub/api/users/{name}", timeout=30).json()
+        server = model.get("servers", {}).get("")
+        if server and server.get("ready"):
+            return
+        if time.monotonic() > deadline:
+            pytest.fail(f"{name}'s server is not ready: {model}\n{hub.log.read_text()[-4000:]}")
+        time.sleep(0.5)
+
+
+def run_in_kernel(hub: Hub, session, name: str, code: str, timeout: float = 90) -> str:  # noqa: ANN001
+    """Start a kernel on the user's server, run `code`, return what it printed."""
+    from tornado.httpclient import HTTPRequest
+    from tornado.websocket import websocket_connect
+
+    base = hub.url + f"user/{name}/api/kernels"
+    kernel = session.post(base, json={"name": "python3"}, timeout=60)
+    assert kernel.status_code == 201, (kernel.status_code, kernel.text)
+    kernel_id = kernel.json()["id"]
+    msg_id = uuid.uuid4().hex
+    message = {"header": {"msg_id": msg_id, "username": name, "session": uuid.uuid4().hex,
+                          "msg_type": "execute_request", "version": "5.3",
+                          "date": dt.datetime.now(dt.UTC).isoformat()},
+               "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
+               "content": {"code": code, "silent": False, "store_history": False,
+                           "user_expressions": {}, "allow_stdin": False,
+                           "stop_on_error": True}}
+
+    async def talk() -> str:
+        url = base.replace("http://", "ws://") + f"/{kernel_id}/channels"
+        conn = await websocket_connect(HTTPRequest(url, headers={
+            "Authorization": session.headers["Authorization"]}))
+        await conn.write_message(json.dumps(message))
+        printed: list[str] = []
+        while True:
+            raw = await asyncio.wait_for(conn.read_message(), timeout)
+            assert raw is not None, "the kernel's websocket closed"
+            reply = json.loads(raw)
+            if reply.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            kind = reply["msg_type"]
+            if kind == "stream":
+                printed.append(reply["content"]["text"])
+            elif kind == "error":
+                raise AssertionError("\n".join(reply["content"]["traceback"]))
+            elif kind == "status" and reply["content"]["execution_state"] == "idle":
+                conn.close()
+                return "".join(printed)
+
+    try:
+        return asyncio.run(talk())
+    finally:
+        session.delete(f"{base}/{kernel_id}", timeout=30)
+
+
+HUNT = r'''
+import base64, json, os, pwd
+needles = [n.encode() for n in json.loads(base64.b64decode(NEEDLES))]
+found, denied, counts = {}, [], {"environ": 0, "cmdline": 0, "files": 0}
+
+def look(where, data):
+    hits = [i for i, n in enumerate(needles) if n in data]
+    if hits:
+        found[where] = hits
+
+look("os.environ", "\n".join(f"{k}={v}" for k, v in os.environ.items()).encode())
+for pid in os.listdir("/proc"):
+    if pid.isdigit():
+        for part in ("environ", "cmdline"):
+            try:
+                with open(f"/proc/{pid}/{part}", "rb") as f:
+                    data = f.read()
+            except OSError:
+                continue
+            counts[part] += 1
+            look(f"/proc/{pid}/{part}", data)
+for root, dirs, files in os.walk(PREFIX, onerror=lambda e: denied.append(e.filename)):
+    for name in files:
+        path = os.path.join(root, name)
+        if os.path.islink(path) or not os.path.isfile(path):
+            continue
+        try:
+            with open(path, "rb") as f:
+                data = f.read(8_000_000)
+        except OSError:
+            denied.append(path)
+            continue
+        counts["files"] += 1
+        look(path, data)
+databases = {}
+import psycopg
+for user in (ROLE, "postgres"):
+    for host in ("127.0.0.1", "/var/run/postgresql", "/tmp"):
+        try:
+            psycopg.connect(host=host, port=PORT, dbname=DBNAME, user=user, connect_timeout=5).close()
+            databases[f"{user}@{host}"] = "CONNECTED"
+        except Exception as exc:
+            databases[f"{user}@{host}"] = str(exc).strip().splitlines()[-1][:200]
+print(json.dumps({"me": pwd.getpwuid(os.getuid()).pw_name, "found": found, "counts": counts,
+                  "denied": denied, "databases": databases}))
+'''
+
+
+def test_trainee_kernel_finds_no_records_credential_and_b_is_refused(hub: Hub) -> None:
+    secret_key = (hub.prefix / "records" / "secret.key").read_text().strip()
+    needles = [hub.cluster.role_password, hub.cluster.superuser_password, secret_key,
+               f"{ROLE}:{hub.cluster.role_password}@"]
+    # A wrong password does not log in.
+    import requests
+
+    wrong = requests.Session()
+    wrong.get(hub.url + "hub/login", timeout=30)
+    answer = wrong.post(hub.url + "hub/login", timeout=60, allow_redirects=False,
+                        data={"username": A, "password": "not-" + hub.passwords[A],
+                              "_xsrf": wrong.cookies.get("_xsrf", "")})
+    assert answer.status_code != 302 and "jupyterhub-session-id" not in wrong.cookies
+
+    a, b = login(hub, A, hub.passwords[A]), login(hub, B, hub.passwords[B])
+    start_server(hub, a, A)
+    start_server(hub, b, B)
+    wait_server(hub, a, A)
+
+    code = (HUNT.replace("PREFIX", repr(str(hub.prefix))).replace("ROLE", repr(ROLE))
+            .replace("PORT", str(hub.cluster.port)).replace("DBNAME", repr(DBNAME))
+            .replace("NEEDLES", repr(base64.b64encode(json.dumps(needles).encode()).decode())))
+    hunt = json.loads(run_in_kernel(hub, a, A, code).strip().splitlines()[-1])
+    assert hunt["me"] == hub.user_prefix + A  # A's kernel runs as A's own system user
+    assert hunt["found"] == {}, f"a records credential is readable from A's kernel: {hunt['found']}"
+    assert hunt["counts"]["cmdline"] > 10 and hunt["counts"]["files"] > 0  # it did look
+    assert any(p.startswith(str(hub.prefix / "records")) for p in hunt["denied"])
+    assert any(p.startswith(str(hub.prefix / "hub")) for p in hunt["denied"])
+    for where, outcome in hunt["databases"].items():
+        assert outcome != "CONNECTED", f"{where} let A's kernel in without a password"
+    for user in (ROLE, "postgres"):
+        assert "password" in hunt["databases"][f"{user}@127.0.0.1"], hunt["databases"]
+
+    # A's own record, through A's server and the records service.
+    me = a.get(hub.url + f"user/{A}/safetrain/api/me", timeout=60)
+    assert me.status_code == 200, (me.status_code, me.text)
+    assert me.json()["name"] == "张三" and me.json()["hours"] == 5.0
+    assert IDS["张三"] not in me.text and me.json()["masked_id"].startswith("1101********")
+
+    # B, through B's own server: 403 for A's record, logged by the service; B's own is fine.
+    wait_server(hub, b, B)
+    other = b.get(hub.url + f"user/{B}/safetrain/api/trainees/{A}", timeout=60)
+    assert other.status_code == 403, (other.status_code, other.text)
+    assert b.get(hub.url + f"user/{B}/safetrain/api/me", timeout=60).json()["name"] == "李四"
+    assert b.get(hub.url + f"user/{B}/safetrain/api/coverage/0101001", timeout=60).status_code == 403
+    assert f"记录服务：拒绝 {B}" in hub.log.read_text(errors="replace")
+    # B's own API token straight at the service: the same answer.
+    direct = b.get(hub.url + f"services/safetrain-records/api/trainees/{A}", timeout=60)
+    assert direct.status_code == 403
+
+
+def test_chromium_shows_my_training_for_a(hub: Hub) -> None:
+    need(Path(CHROMIUM).is_file(), "Chromium is not installed: `make chromium`")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        need(False, "Playwright is not installed: `pip install -e .[dev]`")
+    folder = Path(os.environ.get("SAFETRAIN_SCREENSHOTS") or tempfile.mkdtemp(prefix="hub-shots-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"])
+        try:
+            page = browser.new_page(locale="zh-CN", viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(60_000)
+            page.goto(hub.url + "hub/login")
+            page.fill("#username_input", A)
+            page.fill("#password_input", hub.passwords[A])
+            page.click("#login_submit")
+            page.wait_for_load_state()
+            page.goto(hub.url + f"user/{A}/lab")
+            page.wait_for_url(f"**/user/{A}/lab**", timeout=90_000)
+            page.locator(".jp-Launcher").get_by_text("我的培训", exact=True).click()
+            hours = page.locator("[data-st=hours]")
+            hours.wait_for()
+            assert hours.inner_text() == "5 / 8"
+            assert "1101********" in page.locator(".st-head").first.inner_text()
+            page.screenshot(path=str(folder / "hub-my-training.png"), full_page=True)
+        finally:
+            browser.close()
+    assert (folder / "hub-my-training.png").stat().st_size > 10_000
+    elapsed = time.monotonic() - T0
+    assert elapsed < BUDGET_S, f"the hub test took {elapsed:.0f} s (budget {BUDGET_S} s)"
