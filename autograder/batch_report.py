@@ -1,4 +1,5 @@
-"""The trainer's batch sheet: one row per trainee, and item analysis (which items nobody got).
+"""The trainer's batch sheet's tables: one row per trainee, and item analysis (which items
+nobody got); `writers.batch_sheet` writes them.
 
 Scores come from records (latest attempt per trainee, with attempts used and left) and
 per-item results from nbgrader's gradebook, so the sheet covers every trainee of the module,
@@ -12,20 +13,13 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 from nbgrader.api import Gradebook
-from openpyxl.formatting.rule import FormulaRule
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from autograder.nbgrader_run import alembic_on_path
 from records.attempts import allowances
 from records.curriculum import Module
-from records.instance import private
 from records.models import Attempt, OrgUnit, Person, Post
-
-HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
-BAD_FILL = PatternFill("solid", fgColor="F8CBAD")
 
 
 def trainee_rows(session: Session, module: Module) -> pd.DataFrame:
@@ -81,48 +75,3 @@ def item_analysis(db_url: str, course_id: str, module: str, source_notebook: Pat
                      full / len(scores) if scores else 0.0))
     df = pd.DataFrame(rows, columns=["题目", "依据", "分值", "评分人数", "答对人数", "答对率"])
     return df.sort_values(["答对率", "题目"]).reset_index(drop=True)
-
-
-def write_batch_sheet(path: Path, trainees: pd.DataFrame, items: pd.DataFrame, title: str) -> Path:
-    """Formatted xlsx: Chinese headers, frozen header row, percent formats, shortfalls in red."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with pd.ExcelWriter(path, engine="openpyxl") as writer:
-        for sheet, df, widths, percent_col, fail_rule in (
-            ("成绩", trainees, [14, 10, 36, 8, 8, 9, 6, 9, 9, 14, 50, 17], "F", ("G", '"否"')),
-            ("题目分析", items, [10, 40, 6, 9, 9, 9], "F", ("F", 0.5)),
-        ):
-            df.to_excel(writer, sheet_name=sheet, index=False, startrow=1)
-            ws = writer.sheets[sheet]
-            ws["A1"] = f"{title} — {sheet}"
-            ws["A1"].font = Font(bold=True, size=13)
-            for cell in ws[2]:
-                cell.font = Font(bold=True)
-                cell.fill = HEADER_FILL
-                cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-            ws.freeze_panes = "A3"
-            for index, width in enumerate(widths):
-                ws.column_dimensions[chr(65 + index)].width = width
-            last = ws.max_row
-            for row in range(3, last + 1):
-                ws[f"{percent_col}{row}"].number_format = "0.0%"
-            last_col = chr(64 + len(df.columns))
-            if last >= 3:
-                ws.conditional_formatting.add(f"A3:{last_col}{last}", _shortfall_rule(*fail_rule))
-            ws.auto_filter.ref = f"A2:{last_col}{max(last, 2)}"
-            _inert(ws)
-    return private(path)
-
-
-def _inert(ws: Worksheet) -> None:
-    """Every cell a value, never a formula: openpyxl turns any string starting with = (a
-    trainee's name, a problem text) into a live formula; written as a string it is shown."""
-    for row in ws.iter_rows():
-        for cell in row:
-            if cell.data_type == "f":
-                cell.data_type = "s"
-
-
-def _shortfall_rule(column: str, threshold: str | float) -> FormulaRule:
-    """Colour a whole row when its `column` shows a shortfall (not passed / rarely right)."""
-    test = f"${column}3={threshold}" if isinstance(threshold, str) else f"${column}3<{threshold}"
-    return FormulaRule(formula=[test], fill=BAD_FILL)

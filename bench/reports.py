@@ -4,8 +4,8 @@ against a naive baseline (load the tables into pandas and compute there), in the
     python bench/reports.py [--people 100000] [--db sqlite|postgresql|both] [--pg-url URL]
                             [--seed 7] [--reuse URL]
 
-The city comes from `demo-data` (records.demo_city) and its year of activity from
-records.demo_activity: about 5,000 units, over 1,000,000 sign-in and drill rows. Each
+The city comes from `demo-data` (demo.city) and its year of activity from
+demo.activity: about 5,000 units, over 1,000,000 sign-in and drill rows. Each
 measurement runs in its own process. Peak memory of the command is the largest total PSS
 of its whole process tree (its worker processes included, bench/measure.py); of the
 other measurements, the process's maximum RSS:
@@ -85,7 +85,9 @@ def drop_db(url: str, pg_url: str | None) -> None:
 
 
 def child_setup(url: str, people: int, seed: int) -> None:
-    from records import db, demo_activity, demo_city
+    from demo import activity as demo_activity
+    from demo import city as demo_city
+    from records import db
 
     engine = db.make_engine(url)
     db.upgrade(engine)
@@ -117,29 +119,28 @@ def child_setup(url: str, people: int, seed: int) -> None:
 
 
 def child_inprocess(url: str, out: str) -> None:
-    """The bundle as `report monthly` builds it, timed by phase."""
+    """The bundle as `report monthly` builds it (one process), timed by stage."""
     start = time.perf_counter()
+    import contextlib
+
     from records import db
-    from records.reports import monthly
     from records.reports.base import resolve_scope
-    from scripts.writers.excel import write_workbook
-    from scripts.writers.html import write_html
-    from scripts.writers.pdf import write_pdf
+    from writers.bundle import write_bundle
 
     imported = time.perf_counter()
+    phases: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def stage(text: str):  # noqa: ANN202 (a generator context manager)
+        t = time.perf_counter()
+        yield
+        phases["build" if "统计" in text else "write"] = time.perf_counter() - t
+
     with db.open_session(url) as session:
         scope = resolve_scope(session, period=PERIOD, as_of=AS_OF)
-        bundle = monthly.build(session, scope=scope, seed=1)
-    built = time.perf_counter()
-    folder = Path(out)
-    phases = {}
-    for name, write in (("xlsx", write_workbook), ("html", write_html), ("pdf", write_pdf)):
-        t = time.perf_counter()
-        write(folder / f"bench.{name}", bundle.sheets, title=bundle.title, summary=bundle.summary)
-        phases[name] = time.perf_counter() - t
+        bundle = write_bundle(session, scope, Path(out), seed=1, stage=stage).bundle
     print(json.dumps({"seconds": time.perf_counter() - start, "import": imported - start,
-                      "build": built - imported, **phases, "peak_mb": peak_rss_mb(),
-                      "summary": bundle.summary[:3]}))
+                      **phases, "peak_mb": peak_rss_mb(), "summary": bundle.summary[:3]}))
 
 
 def child_naive(url: str) -> None:
@@ -311,9 +312,8 @@ def bench(kind: str, people: int, seed: int, pg_url: str | None, reuse: str | No
     print(f"{'safetrain report monthly (command, xlsx+html+pdf)':<46}{wall:>9.1f}{rss:>9.0f}")
     print(f"{'  the same with --workers 1 (one process)':<46}{one_wall:>9.1f}{one_rss:>9.0f}")
     print(f"{'one process, in-process: import':<46}{inproc['import']:>9.1f}{inproc_rss:>9.0f}")
-    print(f"{'  in-process: compute all tables (SQL + rules)':<46}{inproc['build']:>9.1f}")
-    print(f"{'  in-process: write xlsx / html / pdf':<46}"
-          f"{inproc['xlsx']:>5.1f} /{inproc['html']:>4.1f} /{inproc['pdf']:>4.1f}")
+    print(f"{'  in-process: tables (SQL + rules, xlsx rows)':<46}{inproc['build']:>9.1f}")
+    print(f"{'  in-process: finish xlsx, write html + pdf':<46}{inproc['write']:>9.1f}")
     print(f"{'naive pandas baseline (process)':<46}{naive_wall:>9.1f}{naive_rss:>9.0f}")
     print(f"{'  naive: load tables + compute (+ same statuses)':<46}{naive['compute']:>9.1f}")
     compute_ratio = inproc["build"] / naive["compute"]

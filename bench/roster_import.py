@@ -110,7 +110,7 @@ def main() -> None:
         child(args.child[0], Path(args.child[1]), args.child[2])
         return
 
-    from records import demo_city
+    from demo import city as demo_city
 
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)

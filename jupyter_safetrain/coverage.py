@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from records.access import child_units
 from records.curriculum import Curriculum
 from records.models import PATH_SEP, OrgUnit
-from records.reports import coverage, leaders, monthly
+from records.reports import coverage, leaders
 from records.reports.base import Scope, resolve_scope
 
 COVERAGE_RATES = ["必修模块通过率%", "本期学时达标率%", "本期演练参与率%", "持证率%"]
@@ -77,20 +77,14 @@ def figures(session: Session, curriculum: Curriculum, unit: OrgUnit, *, as_of: d
 def bundle(session: Session, curriculum: Curriculum, unit: OrgUnit, *, as_of: dt.date,
            period: str | None) -> tuple[str, bytes]:
     """(file name, xlsx bytes) of the monthly bundle, as `safetrain report monthly` writes it."""
-    from scripts.writers.excel import write_workbook
+    from writers.bundle import write_bundle
 
     scope = scope_for(session, unit, as_of=as_of, period=period)
-    report = monthly.build(session, scope=scope, curriculum=curriculum)
-    # The same cover facts as the command's workbook.
-    meta = [("统计范围", scope.unit_path),
-            ("统计期", f"{scope.period.label}（{scope.start} 至 {scope.end}）"),
-            ("生成时间", dt.datetime.now().strftime("%Y-%m-%d %H:%M")),
-            ("交叉抽查随机种子", str(report.seed))]
-    name = f"monthly-{scope.period.code}-{unit.code}.xlsx"
     with tempfile.TemporaryDirectory() as folder:
-        path = write_workbook(Path(folder) / name, report.sheets, title=report.title,
-                              summary=report.summary, meta=meta)
-        return name, path.read_bytes()
+        written = write_bundle(session, scope, Path(folder), curriculum=curriculum,
+                               html=False, pdf=False)
+        path = written.paths[0]
+        return path.name, path.read_bytes()
 
 
 def has_id_numbers(xlsx: bytes, pattern: re.Pattern[str]) -> bool:

@@ -30,13 +30,13 @@ from records.access import (
     find_unit_by_code,
     require_person,
     require_unit,
-    trainee_status,
     viewer_for,
 )
 from records.attempts import trainee_allowances
 from records.errors import NotFound, SafeTrainError
 from records.models import OrgUnit
 from records.people import find_person
+from records.trainee_status import trainee_status
 
 T = TypeVar("T")
 API = "/safetrain/api"

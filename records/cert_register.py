@@ -354,7 +354,7 @@ def list_certificates(session: Session, *, unit: OrgUnit | None = None,
 
 
 def pdf_context(curriculum: Curriculum, cert: Certificate) -> dict[str, Any]:
-    """Module titles and the figures at issue, for `records.certificates.render_pdf`."""
+    """Module titles and the figures at issue, for `writers.certificate.render_pdf`."""
     rule = Rule.from_curriculum(curriculum, cert.role)
     hours = drills = ""
     for part in (cert.basis or "").split("；"):

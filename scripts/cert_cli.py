@@ -161,7 +161,7 @@ def issue(
 
 def _write_pdf(session, rules, number: str, folder: Path) -> Path:  # noqa: ANN001
     from records.cert_register import find_certificate, pdf_context
-    from records.certificates import render_pdf
+    from writers.certificate import render_pdf
 
     cert = find_certificate(session, number)
     return render_pdf(cert, folder / _pdf_name(cert.number, cert.holder_name),
@@ -292,7 +292,7 @@ def pdf(
 ) -> None:
     """（重新）生成一张证书的 PDF；已撤销的加印“已撤销”。 Print one certificate."""
     from records.cert_register import find_certificate, pdf_context
-    from records.certificates import render_pdf
+    from writers.certificate import render_pdf
 
     inst = instance()
     rules = curriculum()

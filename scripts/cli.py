@@ -297,7 +297,7 @@ def demo_data(
         "--activity", help="再生成一年的培训、签到、演练、成绩、证书和人员调动（同一种子结果相同）")] = False,
 ) -> None:
     """生成一座虚构城市（安和市）的人员，写入数据库和/或花名册文件。 Synthetic city."""
-    from records import demo_city
+    from demo import city as demo_city
 
     with progress_bar() as bar:
         task = bar.add_task("生成人员", total=people)
@@ -312,7 +312,7 @@ def demo_data(
             report = demo_city.load(session, city, seed)
         stdout.print(import_panel(report))
         if activity:
-            from scripts.report_cli import demo_activity
+            from scripts.demo import demo_activity
 
             demo_activity(instance(), seed)
     for path in (xlsx, csv_path):

@@ -8,10 +8,12 @@ import secrets
 import time
 
 import pandas as pd
+from rich.panel import Panel
 from rich.rule import Rule
 from sqlalchemy import select
 
-from records import db, demo_city
+from demo import city as demo_city
+from records import db
 from records.errors import ImportRowsError
 from records.importers.roster import import_roster
 from records.instance import Instance, private
@@ -140,8 +142,6 @@ def grade_samples(inst: Instance, module: str = DEMO_MODULE, count: int = 24) ->
 
 def year_of_activity(inst: Instance) -> None:
     """Trainings with sign-ins, drills, module results, certificates and post changes."""
-    from scripts.report_cli import demo_activity
-
     stdout.print("8. 生成一年的培训、签到、演练、模块成绩、证书和人员调动（已有则不重复）：")
     demo_activity(inst, DEMO_SEED)
     from records.certificates import load_secret, verify
@@ -159,13 +159,12 @@ def monthly_report(inst: Instance) -> None:
     """The bundle for leadership: Excel, offline HTML with charts, printable PDF, a chart PNG."""
     import shutil
 
-    from scripts.report_cli import monthly
+    from scripts.report_cli import show_bundle, write_monthly_bundle
 
     stdout.print(f"9. 月度报表（{DEMO_REPORT_PERIOD}，全市）：")
     chart = inst.reports_dir / "monthly-chart.png" if shutil.which("chromium") else None
-    monthly(period=DEMO_REPORT_PERIOD, unit=None,
-            as_of=dt.datetime.combine(DEMO_REPORT_AS_OF, dt.time()), out=None, seed=DEMO_SEED,
-            activity="training", xlsx=True, html=True, pdf=True, chart_png=chart)
+    show_bundle(write_monthly_bundle(inst.db_url, inst.reports_dir, period=DEMO_REPORT_PERIOD,
+                                     as_of=DEMO_REPORT_AS_OF, seed=DEMO_SEED, chart_png=chart))
 
 
 def jupyter_hint(inst: Instance, login: str = DEMO_ADMIN) -> None:
@@ -184,3 +183,27 @@ def jupyter_hint(inst: Instance, login: str = DEMO_ADMIN) -> None:
         f"可看 {DEMO_ADMIN_UNIT} 区）：\n"
         f"    SAFETRAIN_LOGIN={login} .venv/bin/jupyter lab --notebook-dir={inst.home / 'notebooks'}",
         highlight=False)
+
+
+def demo_activity(inst: Instance, seed: int) -> None:
+    """`safetrain demo-data --activity` and the demo: a year of activity for the demo city
+    (once)."""
+    from demo import activity as generator
+    from records.certificates import load_secret
+    from records.event_log import anchor_path
+
+    secret = load_secret(inst.secret_file) if inst.secret_file.exists() else None
+    with db.open_session(inst.db_url) as session, stderr.status("生成一年的活动记录 ……") as status:
+        result = generator.generate(session, seed=seed, secret=secret,
+                                    progress=lambda msg: status.update(f"生成 {msg} ……"),
+                                    anchor=anchor_path(inst.home))
+    if result.skipped:
+        stdout.print("活动记录已存在，没有变化 (demo activity already present)")
+        return
+    lines = [f"培训场次 sessions: {result.sessions:,}", f"签到记录 attendance: {result.attendance:,}",
+             f"演练 drills: {result.drills:,}", f"参演记录 participation: {result.participation:,}",
+             f"评估 evaluations: {result.evaluations:,}", f"整改措施 actions: {result.actions:,}",
+             f"模块成绩 attempts: {result.attempts:,}", f"证书 certificates: {result.certificates:,}",
+             f"人员调动 moves: {result.moves:,}"]
+    stdout.print(Panel("\n".join(lines), title="演示活动记录 (demo activity)", expand=False,
+                       border_style="green"))

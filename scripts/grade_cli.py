@@ -89,10 +89,11 @@ def grade(
     if not batch.found:
         stderr.print(f"[yellow]没有找到 {module} 的提交：用 --from 指定 zip、文件夹或 exchange。[/]")
 
-    from autograder.batch_report import item_analysis, trainee_rows, write_batch_sheet
+    from autograder.batch_report import item_analysis, trainee_rows
     from autograder.nbgrader_run import coursedir_for, nbgrader_config
     from records import db
     from records.curriculum import courses_dir, load_curriculum
+    from writers.batch_sheet import write_batch_sheet
 
     courses = courses_dir()
     coursedir = coursedir_for(nbgrader_config(inst.course_dir, courses), module)

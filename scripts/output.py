@@ -29,13 +29,13 @@ def render(df: pd.DataFrame, fmt: Format = Format.table, *, title: str | None = 
     if fmt is Format.xlsx:
         if out is None:
             raise ValueError("--format xlsx 需要 --out 文件路径")
-        from scripts.writers.excel import write_table
+        from writers.excel import write_table
 
         write_table(out, df, sheet=title or "data")
         stderr.print(f"已写入 {out}")
         return
     if fmt is Format.csv:
-        from scripts.writers import csv_text
+        from writers import csv_text
 
         text = csv_text(df)  # text fields a spreadsheet would run get an apostrophe
     elif fmt is Format.json:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # the reports (pandas, the rules) load only when a report run
     from sqlalchemy.orm import Session
 
     from records.reports import Scope
+    from writers.bundle import Written
 
 report_app = typer.Typer(
     help="报表：覆盖率、领导参训对比、证书到期、演练、岗前培训、培训后离岗、交叉抽查、月报。"
@@ -95,7 +96,8 @@ def run_report(name: str, compute: Callable[[Session, Scope], dict[str, pd.DataF
     `terminal`: part → what a terminal table shows instead of every column."""
     from records.reports import REPORTS, resolve_scope
     from records.reports.base import level_filter
-    from records.reports.monthly import Sheet
+    from records.reports.sheet import Sheet
+    from writers.bundle import cover_meta
 
     info = REPORTS[name]
     wanted_levels = _levels(levels)
@@ -126,21 +128,15 @@ def run_report(name: str, compute: Callable[[Session, Scope], dict[str, pd.DataF
                     (notes or {}).get(key, "")) for key, df in frames.items()]
     target = out or _default_path(name, scope, fmt.value)
     if fmt is ReportFormat.xlsx:
-        from scripts.writers.excel import write_workbook
+        from writers.excel import write_workbook
 
-        write_workbook(target, sheets, title=heading, meta=_meta(scope))
+        write_workbook(target, sheets, title=heading, meta=cover_meta(scope))
     else:
-        from scripts.writers.html import write_html
+        from writers.html import write_html
 
-        write_html(target, sheets, title=heading, meta=[f"{k}：{v}" for k, v in _meta(scope)])
+        write_html(target, sheets, title=heading, meta=[f"{k}：{v}" for k, v in cover_meta(scope)])
     stderr.print(f"已写入 {target}", highlight=False)
     return scope
-
-
-def _meta(scope: Scope) -> list[tuple[str, str]]:
-    return [("统计范围", scope.unit_path),
-            ("统计期", f"{scope.period.label}（{scope.start} 至 {scope.end}）"),
-            ("生成时间", dt.datetime.now().strftime("%Y-%m-%d %H:%M"))]
 
 
 def _print_table(df: pd.DataFrame, title: str) -> None:
@@ -149,7 +145,7 @@ def _print_table(df: pd.DataFrame, title: str) -> None:
 
     from rich.console import Console
 
-    from scripts.writers import display_width
+    from writers import display_width
 
     console = stdout
     if not sys.stdout.isatty():
@@ -393,86 +389,25 @@ def monthly(
 
     Example: safetrain report monthly --period 2026-11 --unit 0101 --chart-png 月报.png
     """
-    from records.reports import monthly as report
-    from records.reports import resolve_scope
-    from scripts.writers.excel import ExcelBook
-    from scripts.writers.html import write_html
-    from scripts.writers.pdf import write_pdf
+    written = write_monthly_bundle(
+        instance().db_url, out or instance().reports_dir, period=period, as_of=_day(as_of),
+        unit=unit, seed=seed, activity=activity, min_sample=min_sample, xlsx=xlsx, html=html,
+        pdf=pdf, chart_png=chart_png, workers=workers)
+    show_bundle(written)
 
-    url = instance().db_url
-    folder = out or instance().reports_dir
-    pool = report.worker_pool(url, workers)  # before any connection or spinner thread
-    try:
-        with db.open_session(url) as session:
-            scope = resolve_scope(session, period=period, as_of=_day(as_of), unit=unit)
-            stem = f"monthly-{scope.period.code}" + (f"-{scope.unit.code}" if scope.unit else "")
-            # The workbook fills each sheet as soon as its table is computed.
-            book = ExcelBook(folder / f"{stem}.xlsx", report.SHEETS, title=report.title_of(scope),
-                             background=pool is not None) if xlsx else None
-            try:
-                with stderr.status("统计中 ……"):
-                    bundle = report.build(session, scope=scope, seed=seed, activity=activity,
-                                          min_sample=min_sample, pool=pool,
-                                          on_sheet=book.add if book else None)
-            except BaseException:
-                if book is not None:
-                    book.discard()
-                raise
-        meta = _meta(scope) + [("交叉抽查随机种子", str(bundle.seed))]
-        lines = [f"{k}：{v}" for k, v in meta]
-        written: list[Callable[[], Path]] = []
-        with stderr.status("写文件 ……"):
-            # HTML and PDF on the workers while the workbook is finished here.
-            if html:
-                written.append(_later(pool, write_html, folder / f"{stem}.html", bundle.sheets,
-                                      title=bundle.title, summary=bundle.summary, meta=lines))
-            if pdf:
-                written.append(_later(pool, write_pdf, folder / f"{stem}.pdf", bundle.sheets,
-                                      title=bundle.title, summary=bundle.summary, meta=lines))
-            if book:
-                path = book.close(bundle.sheets, summary=bundle.summary, meta=meta)
-                written.insert(0, lambda: path)
-            if chart_png:
-                from scripts.writers.png import write_png
 
-                written.append(_later(None, write_png, chart_png, bundle.sheets,
-                                      title=bundle.title, summary=bundle.summary[:3]))
-            paths = [result() for result in written]
-    finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
+def write_monthly_bundle(url: str, folder: Path, **options: Any) -> Written:
+    """writers.bundle.write_monthly with a spinner on stderr for its long steps."""
+    from writers.bundle import write_monthly
+
+    return write_monthly(url, folder, stage=lambda text: stderr.status(text), **options)
+
+
+def show_bundle(written: Written) -> None:
+    """The summary in a panel, then the files written."""
+    bundle = written.bundle
     summary = [f"{n}. {escape(s)}" for n, s in enumerate(bundle.summary, start=1)]
     stdout.print(Panel("\n".join(summary), title=escape(bundle.title), expand=False,
                        border_style="cyan"))
-    for path in paths:
+    for path in written.paths:
         stdout.print(f"已写入 {path}", highlight=False)
-
-
-def _later(pool: Any, fn: Callable[..., Path], *args: Any, **kwargs: Any) -> Callable[[], Path]:
-    """Start `fn` on `pool` now (or later, here, without one); call the result to wait."""
-    if pool is None:
-        return lambda: fn(*args, **kwargs)
-    return pool.submit(fn, *args, **kwargs).result
-
-
-def demo_activity(inst: Any, seed: int) -> None:
-    """`safetrain demo-data --activity`: a year of activity for the demo city (once)."""
-    from records import demo_activity as generator
-    from records.certificates import load_secret
-    from records.event_log import anchor_path
-
-    secret = load_secret(inst.secret_file) if inst.secret_file.exists() else None
-    with db.open_session(inst.db_url) as session, stderr.status("生成一年的活动记录 ……") as status:
-        result = generator.generate(session, seed=seed, secret=secret,
-                                    progress=lambda msg: status.update(f"生成 {msg} ……"),
-                                    anchor=anchor_path(inst.home))
-    if result.skipped:
-        stdout.print("活动记录已存在，没有变化 (demo activity already present)")
-        return
-    lines = [f"培训场次 sessions: {result.sessions:,}", f"签到记录 attendance: {result.attendance:,}",
-             f"演练 drills: {result.drills:,}", f"参演记录 participation: {result.participation:,}",
-             f"评估 evaluations: {result.evaluations:,}", f"整改措施 actions: {result.actions:,}",
-             f"模块成绩 attempts: {result.attempts:,}", f"证书 certificates: {result.certificates:,}",
-             f"人员调动 moves: {result.moves:,}"]
-    stdout.print(Panel("\n".join(lines), title="演示活动记录 (demo activity)", expand=False,
-                       border_style="green"))

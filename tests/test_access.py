@@ -14,12 +14,12 @@ from records.access import (
     require_person,
     require_unit,
     revoke,
-    trainee_status,
     viewer_for,
 )
 from records.curriculum import load_curriculum
 from records.org import find_unit
 from records.people import find_person
+from records.trainee_status import trainee_status
 from scripts.cli import app
 from tests.test_jupyter_fixtures import (
     AS_OF,

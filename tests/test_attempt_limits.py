@@ -260,7 +260,8 @@ def test_batch_enforces_cooldown_and_limit_and_a_grant_lifts_it(inst):
 def test_batch_sheet_shows_attempts_used_and_left(inst, tmp_path):
     from openpyxl import load_workbook
 
-    from autograder.batch_report import trainee_rows, write_batch_sheet
+    from autograder.batch_report import trainee_rows
+    from writers.batch_sheet import write_batch_sheet
 
     hand_in(inst, "amy", "first", T0 - HOUR)
     run(inst, T0)

@@ -4,7 +4,7 @@ import datetime as dt
 
 from sqlalchemy import func, select
 
-from records import demo_city
+from demo import city as demo_city
 from records.attempts import AttemptFacts, graded_hashes, record_attempt
 from records.models import Attempt, AttemptStatus, Person
 

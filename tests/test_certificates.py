@@ -19,11 +19,8 @@ from records.cert_register import issue, pdf_context, revoke
 from records.certificates import (
     CertFields,
     Verdict,
-    chinese_date,
-    issuer_for,
     load_secret,
     normalise_code,
-    render_pdf,
     sign,
     verify,
 )
@@ -34,6 +31,7 @@ from records.roles import Role
 from scripts.cli import app
 from tests.helpers import UNIT_A, UNIT_B, id_number, pass_modules, write_xlsx
 from tests.test_certification import GRID_MODULES, SECRET, ZHANG, ready_grid_worker
+from writers.certificate import chinese_date, issuer_for, render_pdf
 
 D = dt.date
 FIELDS = CertFields("2026-000001", ZHANG, "张三", Role.grid_worker, UNIT_A, D(2026, 11, 1),

@@ -1,6 +1,7 @@
 from sqlalchemy import func, select
 
-from records import demo_city, idcard
+from demo import city as demo_city
+from records import idcard
 from records.models import OrgUnit, Person, Post, UnitLevel
 from records.roles import Role
 

@@ -290,7 +290,8 @@ def test_grades_are_logged_with_old_and_new_and_checked(db_url, anchor):
 
 
 def test_every_demo_certificate_verifies_against_the_log(db_url, anchor):
-    from records import demo_activity, demo_city
+    from demo import activity as demo_activity
+    from demo import city as demo_city
 
     with db.open_session(db_url) as session:
         demo_city.load(session, demo_city.generate(600, seed=5), seed=5)

@@ -21,15 +21,15 @@ from openpyxl import Workbook, load_workbook
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from autograder.batch_report import write_batch_sheet
 from records import db
 from records.importers.table import read_rows
 from records.inert import csv_field, unmark
 from scripts.cli import app
-from scripts.writers import csv_text
-from scripts.writers.excel import write_table
 from tests.test_certificates import pdf_text
 from tests.test_reports import STREET, XINGFU, city
+from writers import csv_text
+from writers.batch_sheet import write_batch_sheet
+from writers.excel import write_table
 
 runner = CliRunner()
 PERIOD = ["--period", "2026-11", "--as-of", "2026-11-30"]
@@ -191,10 +191,10 @@ def test_monthly_pdf_prints_markup_as_written(hostile_url, tmp_path):
 def test_certificate_pdf_escapes_the_unit(session, tmp_path):
     import datetime as dt
 
-    from records.certificates import render_pdf
     from records.models import Certificate, Person
     from records.roles import Role
     from tests.helpers import id_number
+    from writers.certificate import render_pdf
 
     person = Person(name="张三", id_number=id_number())
     cert = Certificate(number="T-0001", code="CODE", person=person, role=Role.grid_worker,
@@ -213,7 +213,7 @@ def test_record_text_is_inert_in_logs_charts_rejects_and_file_names(tmp_path):
 
     from records.idcard import MaskIdNumbers, mask_ids_in
     from scripts.cert_cli import _pdf_name
-    from scripts.writers import charts
+    from writers import charts
 
     assert mask_ids_in("登录 110101199003074518 失败") == "登录 1101********4518 失败"
     assert mask_ids_in("编号 T20260129-2，电话 13800138000") == "编号 T20260129-2，电话 13800138000"

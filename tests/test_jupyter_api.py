@@ -13,11 +13,11 @@ import os
 import pytest
 
 from records import db
-from records.access import trainee_status
 from records.curriculum import load_curriculum
 from records.people import find_person
 from records.reports import coverage, leaders
 from records.reports.base import resolve_scope
+from records.trainee_status import trainee_status
 from tests import test_jupyter_fixtures as fixtures
 from tests.test_jupyter_fixtures import AS_OF, IDS, jupyter_server
 

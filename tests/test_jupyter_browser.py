@@ -19,12 +19,13 @@ from pathlib import Path
 import pytest
 
 from records import db
-from records.access import grant, trainee_status
+from records.access import grant
 from records.curriculum import load_curriculum
 from records.org import find_unit
 from records.people import find_person
 from records.reports import coverage
 from records.reports.base import resolve_scope
+from records.trainee_status import trainee_status
 from tests import test_jupyter_fixtures as fixtures
 from tests.test_jupyter_fixtures import AS_OF, EAST, ROOT, jupyter_server
 

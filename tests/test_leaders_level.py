@@ -31,8 +31,8 @@ from records.org import ensure_units
 from records.reports import leaders
 from records.reports import monthly as monthly_report
 from records.training import SessionSpec, add_session, mark_attendance
-from scripts.writers.charts import leaders as leaders_chart
 from tests.helpers import add_people, id_number
+from writers.charts import leaders as leaders_chart
 
 D = dt.date
 PERIOD, END = "2026-11", D(2026, 11, 30)

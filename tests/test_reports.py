@@ -57,6 +57,7 @@ from records.reports.period import add_months
 from records.roles import Role
 from records.training import SessionSpec, add_session, mark_attendance
 from tests.helpers import add_people, id_number, pass_modules
+from writers.bundle import worker_pool
 
 D = dt.date
 NOV = "2026-11"
@@ -500,7 +501,7 @@ def committed(engine) -> Iterator[Session]:
 
 def test_monthly_on_worker_processes_gives_the_same_bundle(committed, db_url):
     alone = monthly_report.build(committed, period=NOV, as_of=END, seed=5)
-    pool = monthly_report.worker_pool(db_url, 2)
+    pool = worker_pool(db_url, 2)
     assert pool is not None
     arrived: list[str] = []
     try:
@@ -521,7 +522,7 @@ def test_a_failing_job_on_a_worker_reaches_the_caller(committed, db_url, monkeyp
         raise RuntimeError("job failed")
 
     monkeypatch.setitem(monthly_report.JOBS, "leaders", broken)  # before the fork
-    pool = monthly_report.worker_pool(db_url, 2)
+    pool = worker_pool(db_url, 2)
     try:
         with pytest.raises(RuntimeError, match="job failed"):
             monthly_report.build(committed, period=NOV, as_of=END, seed=5, pool=pool)
@@ -530,9 +531,9 @@ def test_a_failing_job_on_a_worker_reaches_the_caller(committed, db_url, monkeyp
 
 
 def test_no_worker_pool_where_it_cannot_help(tmp_path):
-    assert monthly_report.worker_pool("sqlite://") is None
-    assert monthly_report.worker_pool("sqlite:///:memory:") is None
-    assert monthly_report.worker_pool(f"sqlite:///{tmp_path / 'r.db'}", 1) is None
+    assert worker_pool("sqlite://") is None
+    assert worker_pool("sqlite:///:memory:") is None
+    assert worker_pool(f"sqlite:///{tmp_path / 'r.db'}", 1) is None
 
 
 @pytest.mark.postgres

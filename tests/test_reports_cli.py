@@ -11,7 +11,9 @@ import pytest
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
-from records import db, demo_activity, demo_city
+from demo import activity as demo_activity
+from demo import city as demo_city
+from records import db
 from scripts.cli import app
 from tests.test_reports import NUMBERS, STREET, city
 

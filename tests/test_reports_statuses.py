@@ -11,7 +11,9 @@ import datetime as dt
 
 import pytest
 
-from records import db, demo_activity, demo_city
+from demo import activity as demo_activity
+from demo import city as demo_city
+from records import db
 from records.cert_register import evaluate_people
 from records.curriculum import load_curriculum
 from records.reports.statuses import person_statuses

@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 from openpyxl import load_workbook
 
-from records.reports.monthly import Sheet
-from scripts.writers.excel import ExcelBook, write_workbook
+from records.reports.sheet import Sheet
+from writers.excel import ExcelBook, write_workbook
 
 
 def _sheets() -> list[Sheet]:

@@ -3,25 +3,21 @@
 The tables come from independent jobs (`JOBS`): the certification rules (in two halves,
 by person), the coverage head counts, leaders, and drills with turnover and the spot
 check; then the reports that read the rules' decisions. `build` runs them one after
-another, or on a process pool from
-`worker_pool` (each worker with its own connection; on PostgreSQL all of them read the
-parent's snapshot), handing each sheet to `on_sheet` as soon as it is ready so a writer
-can stream it out while the rest is computed. The writers (scripts/writers) turn the
-bundle into xlsx, HTML and PDF.
+another, or on the executor it is given (`writers.bundle.worker_pool`: each worker with its
+own connection; on PostgreSQL all of them read the parent's snapshot), handing each sheet
+to `on_sheet` as soon as it is ready so a writer can stream it out while the rest is
+computed. `writers.bundle.write_monthly` turns the bundle into xlsx, HTML and PDF.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import multiprocessing
-import os
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import dataclass, field
 
 import pandas as pd
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from records import db
@@ -38,21 +34,11 @@ from records.reports import (
 )
 from records.reports.base import Scope, as_scope, resolve_scope
 from records.reports.period import Period
+from records.reports.sheet import Sheet
 from records.reports.statuses import person_statuses
 from records.roles import Role
 
 TITLE = "基层应急培训演练月度报告"
-
-
-@dataclass
-class Sheet:
-    """One table of the bundle: `key` is report/part, `name` the sheet name (≤ 31 chars)."""
-
-    key: str
-    name: str
-    title: str
-    df: pd.DataFrame
-    note: str = ""
 
 
 @dataclass
@@ -194,19 +180,6 @@ def _table(key: str, tables: Tables) -> pd.DataFrame | None:
             return coverage.combine(tables["coverage/heads"], tables["coverage/certs"])
         return None
     return tables.get(key)
-
-
-def worker_pool(url: str, workers: int | None = None) -> ProcessPoolExecutor | None:
-    """A pool for `build`, or None where one would not help (one core, an in-memory
-    database). Make it before opening sessions or starting threads: the workers are
-    forked at once, so they inherit the imports but no connection or lock."""
-    workers = min(len(JOBS), workers or os.cpu_count() or 1)
-    database = make_url(url).database or ""
-    if workers < 2 or (url.startswith("sqlite") and database in ("", ":memory:")):
-        return None
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
-    pool.submit(int).result()  # fork every worker now (fork starts them all at the first task)
-    return pool
 
 
 def _run_job(name: str, url: str, period: Period, end: dt.date, unit_code: str | None,

@@ -16,8 +16,8 @@ from xlsxwriter.utility import xl_col_to_name
 
 from records.instance import private
 from records.reports.base import GAP_RED, RATE_AMBER, RATE_RED, Kind
-from records.reports.monthly import Sheet
-from scripts.writers import display_width, is_blank, kinds
+from records.reports.sheet import Sheet
+from writers import display_width, is_blank, kinds
 
 HEADER_ROW = 2  # row 0 title, row 1 note, row 2 header, data below
 _RED_FILL, _RED_TEXT = "#FFC7CE", "#9C0006"

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from records.errors import SafeTrainError
 from records.instance import private
-from records.reports.monthly import Sheet
-from scripts.writers.html import write_chart_page
+from records.reports.sheet import Sheet
+from writers.html import write_chart_page
 
 log = logging.getLogger(__name__)
 

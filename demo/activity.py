@@ -470,7 +470,7 @@ def _moves(session: Session, rng: random.Random, units: list[Any],
     roster, whose posts ended that month. Re-importing the roster changes none of this.
     Returns the number of posts that ended; `holders` gets them (sign-in sheets follow).
     """
-    from records.demo_city import _person  # the city's own name and ID-number generator
+    from demo.city import _person  # the city's own name and ID-number generator
     from records.people import allocate_trainee_id
 
     communities = [u.id for u in units if u.level == UnitLevel.community]

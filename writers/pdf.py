@@ -10,10 +10,10 @@ from xml.sax.saxutils import escape
 import pandas as pd
 
 from records.instance import private
-from records.reports.monthly import Sheet
-from scripts.writers import brief_units, child_level, display_width, kinds, severity, show
+from records.reports.sheet import Sheet
+from writers import brief_units, child_level, display_width, kinds, severity, show
 
-FONT = "STSong-Light"
+FONT = "STSong-Light"  # a CID font every PDF reader has: no font file shipped or embedded
 # (sheet key, columns to print, rows at most)
 KEY_TABLES: tuple[tuple[str, tuple[str, ...], int], ...] = (
     ("leaders/units", ("单位", "口径", "领导参训率%", "领导应到人次", "工作人员参训率%",
@@ -30,6 +30,15 @@ KEY_TABLES: tuple[tuple[str, tuple[str, ...], int], ...] = (
 
 # STSong-Light has no glyph for these; print their plain equivalents.
 _PLAIN = str.maketrans({"−": "-", "·": "｜", "–": "-"})
+
+
+def register_font() -> None:
+    """Make FONT known to reportlab (once per process)."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+
+    if FONT not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(UnicodeCIDFont(FONT))
 
 
 def _plain(text: str) -> str:
@@ -60,8 +69,6 @@ def write_pdf(path: Path, sheets: Sequence[Sheet], *, title: str, summary: Seque
     from reportlab.lib.pagesizes import A4, landscape
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
     from reportlab.platypus import (
         KeepTogether,
         Paragraph,
@@ -71,8 +78,7 @@ def write_pdf(path: Path, sheets: Sequence[Sheet], *, title: str, summary: Seque
         TableStyle,
     )
 
-    if FONT not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(UnicodeCIDFont(FONT))
+    register_font()
     h1 = ParagraphStyle("h1", fontName=FONT, fontSize=17, leading=22, spaceAfter=4,
                         textColor=colors.HexColor("#1F4E79"), wordWrap="CJK")
     h2 = ParagraphStyle("h2", fontName=FONT, fontSize=12.5, leading=17, spaceBefore=10,

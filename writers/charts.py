@@ -9,8 +9,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from records.reports.leaders import small_sample
-from records.reports.monthly import Sheet
-from scripts.writers import CJK_FONTS, child_level
+from records.reports.sheet import Sheet
+from writers import CJK_FONTS, child_level
 
 MAX_BARS = 20
 _BLUE, _ORANGE, _RED, _GREY, _GREEN = "#1F4E79", "#ED7D31", "#C00000", "#A5A5A5", "#70AD47"

@@ -13,9 +13,9 @@ from pathlib import Path
 from plotly.offline import get_plotlyjs
 
 from records.instance import private
-from records.reports.monthly import Sheet
-from scripts.writers import CJK_FONTS, brief_units, kinds, severity, show
-from scripts.writers.charts import figures
+from records.reports.sheet import Sheet
+from writers import CJK_FONTS, brief_units, kinds, severity, show
+from writers.charts import figures
 
 MAX_ROWS = 300
 
