@@ -222,7 +222,8 @@ def jupyter_server(tmp: Path, home: Path, *, app: str = "server", identity: bool
            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
            **(extra_env or {})}
     env.pop("SAFETRAIN_DB", None)
-    env.pop("JUPYTERHUB_API_TOKEN", None)
+    if "JUPYTERHUB_API_TOKEN" not in (extra_env or {}):  # hub mode only when a test asks
+        env.pop("JUPYTERHUB_API_TOKEN", None)
     log = tmp / f"jupyter-{port}.log"
     command = [sys.executable, "-m", "jupyter", app, "--no-browser", f"--port={port}",
                "--ip=127.0.0.1", "--ServerApp.port_retries=0", f"--ServerApp.root_dir={root}",
