@@ -90,7 +90,7 @@ HUB_ENV := $(HUB_PREFIX)/env
 HUB_PROXY := $(HUB_PREFIX)/proxy
 HUB_SOURCES := $(shell find records jupyter_safetrain autograder scripts writers demo -name '*.py' -o -name '*.json' -o -name '*.yml' 2>/dev/null)
 
-$(HUB_ENV)/.installed: $(STAMP) pyproject.toml $(HUB_SOURCES)
+$(HUB_ENV)/.installed: $(STAMP) pyproject.toml Makefile $(HUB_SOURCES)
 	@mkdir -p $(HUB_PREFIX) && chmod 755 $(HUB_PREFIX)
 	@test -x $(HUB_ENV)/bin/python || $(KERNEL_PY) -m venv $(HUB_ENV) || { \
 	  echo "error: cannot create $(HUB_ENV) with $(KERNEL_PY) (apt-get install python3-venv)"; exit 1; }
@@ -101,6 +101,10 @@ $(HUB_ENV)/.installed: $(STAMP) pyproject.toml $(HUB_SOURCES)
 	  > $(HUB_ENV)/constraints.txt
 	$(HUB_ENV)/bin/python -m pip install --quiet --upgrade pip
 	$(HUB_ENV)/bin/python -m pip install --quiet -c $(HUB_ENV)/constraints.txt .
+	@# Closed government networks: JupyterLab must not try to fetch Jupyter news.
+	@mkdir -p $(HUB_ENV)/share/jupyter/lab/settings
+	@echo '{"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}}' \
+	  > $(HUB_ENV)/share/jupyter/lab/settings/overrides.json
 	@chmod -R a+rX,go-w $(HUB_ENV)
 	@touch $@
 

@@ -449,6 +449,8 @@ def test_trainee_kernel_finds_no_records_credential_and_b_is_refused(hub: Hub) -
             .replace("PORT", str(hub.cluster.port)).replace("DBNAME", repr(DBNAME))
             .replace("NEEDLES", repr(base64.b64encode(json.dumps(needles).encode()).decode())))
     hunt = json.loads(run_in_kernel(hub, a, A, code).strip().splitlines()[-1])
+    print(f"hunt from A's kernel ({hunt['me']}): read {hunt['counts']}, refused "
+          f"{len(hunt['denied'])} paths, found {hunt['found']}, databases {hunt['databases']}")
     assert hunt["me"] == hub.user_prefix + A  # A's kernel runs as A's own system user
     assert hunt["found"] == {}, f"a records credential is readable from A's kernel: {hunt['found']}"
     assert hunt["counts"]["cmdline"] > 10 and hunt["counts"]["files"] > 0  # it did look
