@@ -259,6 +259,8 @@ def render_config(layout: Layout, settings: Settings, users: HubUsers,
         ("JupyterHub.db_url", f"sqlite:///{layout.hub / 'jupyterhub.sqlite'}"),
         ("JupyterHub.cookie_secret_file", str(layout.hub / "jupyterhub_cookie_secret")),
         ("JupyterHub.pid_file", str(layout.hub / "jupyterhub.pid")),
+        ("JupyterHub.template_vars", {
+            "announcement_login": "SafeTrain 培训：请用花名册中的账号和管理员设置的密码登录。"}),
         ("ConfigurableHTTPProxy.command", [str(layout.proxy)]),
         ("ConfigurableHTTPProxy.api_url", f"http://127.0.0.1:{settings.proxy_api_port}"),
         ("ConfigurableHTTPProxy.pid_file", str(layout.hub / "proxy.pid")),

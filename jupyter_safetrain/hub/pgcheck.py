@@ -14,6 +14,8 @@ from sqlalchemy.engine import make_url
 
 from records.errors import SafeTrainError
 
+SOCKET_DIRS = ("/var/run/postgresql", "/tmp")
+
 
 class PasswordNotRequired(SafeTrainError):
     exit_code = 6
@@ -53,17 +55,20 @@ def try_without_password(url: str, users: tuple[str, ...] = ("postgres",),
     parsed = make_url(url)
     host, port = parsed.host or "127.0.0.1", parsed.port or 5432
     database = parsed.database or "postgres"
+    # The URL's host, and the local socket of the same server where a trainee would look.
+    hosts = [host, *(d for d in SOCKET_DIRS if os.path.exists(f"{d}/.s.PGSQL.{port}"))]
     attempts = []
     with _no_password_sources():
         for user in dict.fromkeys([parsed.username or "postgres", *users]):
-            try:
-                with psycopg.connect(host=host, port=port, dbname=database, user=user,
-                                     passfile=os.devnull, connect_timeout=timeout,
-                                     sslmode="disable"):
-                    attempts.append(Attempt(user, host, port, database, True, ""))
-            except psycopg.OperationalError as exc:
-                attempts.append(Attempt(user, host, port, database, False,
-                                        str(exc).strip().splitlines()[-1]))
+            for where in hosts:
+                try:
+                    with psycopg.connect(host=where, port=port, dbname=database, user=user,
+                                         passfile=os.devnull, connect_timeout=timeout,
+                                         sslmode="disable" if where == host else "prefer"):
+                        attempts.append(Attempt(user, where, port, database, True, ""))
+                except psycopg.OperationalError as exc:
+                    attempts.append(Attempt(user, where, port, database, False,
+                                            str(exc).strip().splitlines()[-1]))
     return attempts
 
 
@@ -85,8 +90,9 @@ def require_password(url: str) -> list[Attempt]:
             f"不用密码就能以 {who} 连接数据库 {let_in[0].host}:{let_in[0].port}/"
             f"{let_in[0].database}：拒绝启动。请在 pg_hba.conf 中改为 scram-sha-256 认证"
             "（不要用 trust），重新加载 PostgreSQL 后再试（见 docs/hub.md）。")
-    unreachable = [a for a in attempts if not _wants_password(a.error)]
-    if unreachable and len(unreachable) == len(attempts):
+    tcp = [a for a in attempts if not a.host.startswith("/")]
+    unreachable = [a for a in tcp if not _wants_password(a.error)]
+    if unreachable and len(unreachable) == len(tcp):
         raise DatabaseUnreachable(f"无法连接数据库 {unreachable[0].host}:{unreachable[0].port}："
                                   f"{unreachable[0].error}")
     return attempts
