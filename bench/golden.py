@@ -55,8 +55,11 @@ def _env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("SAFETRAIN_DB", "SAFETRAIN_HOME")}
     if not env.get("SAFETRAIN_COURSES"):
         sys.exit("set SAFETRAIN_COURSES to the pinned courses (see the module docstring)")
+    # This checkout's packages first, whatever checkout the shared venv's editable install
+    # points at.
     env.update(SAFETRAIN_HOME=str(RUN / "instance"), COLUMNS="140", LINES="50",
-               TERM="dumb", NO_COLOR="1", PYTHONHASHSEED="0")
+               TERM="dumb", NO_COLOR="1", PYTHONHASHSEED="0",
+               PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])))
     return env
 
 

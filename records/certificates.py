@@ -138,3 +138,8 @@ def verify(session: Session, secret: bytes, code: str, *, today: dt.date) -> Ver
         return Verification(Verdict.expired, canonical, cert,
                             detail=f"已于 {cert.valid_until} 到期")
     return Verification(Verdict.valid, canonical, cert, detail=f"有效至 {cert.valid_until}")
+
+
+def first_certificate(session: Session) -> Certificate | None:
+    """The certificate issued first (the demo verifies it)."""
+    return session.scalars(select(Certificate).order_by(Certificate.id)).first()

@@ -153,6 +153,11 @@ def safe_url(engine: Engine) -> str:
     return engine.url.render_as_string(hide_password=True)
 
 
+def shown_url(url: str) -> str:
+    """A database URL as it may be printed: the password hidden."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
 class Rollback(Exception):  # noqa: N818 (a signal, not an error)
     """Raise inside `open_session` to discard the transaction quietly (dry runs)."""
 

@@ -59,6 +59,34 @@ class Instance:
         if self.secret_file.exists():
             private(self.secret_file)
 
+    def initialise(self) -> tuple[str | None, str]:
+        """Make the folders and a random secret.key (0600) if missing, migrate the database
+        with that secret (the event log's genesis needs it) and anchor the event log.
+        Returns the revision before and after; safe to run again (`safetrain init`, the demo)."""
+        import secrets
+
+        self.create_dirs()
+        if not self.secret_file.exists():
+            self.secret_file.write_text(secrets.token_hex(32))
+            private(self.secret_file)
+        return self.upgrade()
+
+    def upgrade(self) -> tuple[str | None, str]:
+        """Migrate the database to head (with the secret when there is one), then anchor."""
+        from records import db
+        from records.certificates import load_secret
+        from records.event_log import anchor_if_missing, anchor_path
+
+        secret = load_secret(self.secret_file) if self.secret_file.exists() else None
+        engine = db.make_engine(self.db_url)
+        try:
+            before, after = db.upgrade(engine, secret=secret)
+            with db.session_factory(engine).begin() as session:
+                anchor_if_missing(session, anchor_path(self.home))
+        finally:
+            engine.dispose()
+        return before, after
+
 
 def _url_file(home: Path) -> str | None:
     try:

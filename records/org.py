@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import pandas as pd
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
@@ -94,3 +95,11 @@ def subtree_ids(session: Session, unit: OrgUnit) -> list[int]:
             (OrgUnit.id == unit.id) | OrgUnit.path.startswith(unit.path + PATH_SEP, autoescape=True)
         )
     ))
+
+
+def list_units(session: Session) -> pd.DataFrame:
+    """Every unit with its stable code and level (`safetrain roster units`), by code."""
+    rows = session.execute(select(OrgUnit.code, OrgUnit.level, OrgUnit.path)
+                           .order_by(OrgUnit.code)).all()
+    return pd.DataFrame([(r.code, r.level.label, r.path) for r in rows],
+                        columns=["代码", "层级", "单位"])

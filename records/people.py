@@ -100,3 +100,12 @@ def tenure_after(session: Session, person: Person, day: dt.date) -> dt.timedelta
     if not ends or any(e is None for e in ends):
         return None
     return max(e for e in ends if e is not None) - day
+
+
+def first_trainees(session: Session, count: int) -> list[str]:
+    """The first `count` people's logins, in roster insertion order."""
+    return list(session.scalars(select(Person.trainee_id).order_by(Person.id).limit(count)))
+
+
+def person_by_login(session: Session, login: str) -> Person | None:
+    return session.scalars(select(Person).where(Person.trainee_id == login)).one_or_none()

@@ -14,8 +14,8 @@ from rich.markup import escape
 
 from records import db
 from records.idcard import mask
+from scripts.options import AsOfOpt, FormatOpt, OutOpt, day, friendly, instance
 from scripts.output import Format, render, stderr, stdout
-from scripts.training_cli import AsOfOpt, FormatOpt, OutOpt, day, friendly, instance
 
 admin_app = typer.Typer(
     help="管理员范围：哪个账号可在 JupyterLab 里查看哪些单位。 Administrator scopes.",

@@ -13,8 +13,8 @@ import typer
 from rich.markup import escape
 
 from records import db
+from scripts.options import FormatOpt, OutOpt, friendly, instance
 from scripts.output import Format, render, stdout
-from scripts.training_cli import FormatOpt, OutOpt, friendly, instance
 
 if TYPE_CHECKING:
     from records.curriculum import Module

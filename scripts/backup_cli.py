@@ -13,8 +13,8 @@ import typer
 from rich.markup import escape
 from rich.panel import Panel
 
+from scripts.options import friendly, instance
 from scripts.output import stdout
-from scripts.training_cli import friendly, instance
 
 
 @friendly

@@ -14,8 +14,7 @@ from rich.markup import escape
 from rich.panel import Panel
 
 from records import db
-from scripts.output import Format, render, stderr, stdout
-from scripts.training_cli import (
+from scripts.options import (
     AsOfOpt,
     DryRunOpt,
     FormatOpt,
@@ -27,6 +26,7 @@ from scripts.training_cli import (
     instance,
     unit_or_none,
 )
+from scripts.output import Format, render, stderr, stdout
 
 cert_app = typer.Typer(
     help="持证：按规则评估、发证、续证、撤销、核验、打印。 Certification on rules.",

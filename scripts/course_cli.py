@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Annotated
 
 import pandas as pd
@@ -23,8 +22,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from records.errors import SafeTrainError
-from records.instance import Instance
+from scripts.options import FormatOpt, OutOpt, instance, messages
 from scripts.output import Format, render, stderr
 
 course_app = typer.Typer(
@@ -39,23 +37,6 @@ ModulesArg = Annotated[
         metavar="MODULE", help="模块 id，如 rescue-fire。 Module ids.", show_default=False
     ),
 ]
-FormatOpt = Annotated[Format, typer.Option("--format", help="输出格式。 Output format.")]
-OutOpt = Annotated[Path | None, typer.Option(help="写入文件（csv/json/xlsx）。 Write to a file.")]
-
-
-def _instance(ctx: typer.Context) -> Instance:
-    """The instance the root command chose (ctx.obj), else SAFETRAIN_HOME / ./instance."""
-    obj = ctx.find_root().obj
-    return obj if isinstance(obj, Instance) else Instance.from_env()
-
-
-@contextmanager
-def _errors_as_messages() -> Iterator[None]:
-    try:
-        yield
-    except SafeTrainError as exc:
-        stderr.print(f"[bold red]错误 Error:[/] {escape(str(exc))}", highlight=False)
-        raise typer.Exit(exc.exit_code) from None
 
 
 @contextmanager
@@ -95,7 +76,7 @@ def list_command(fmt: FormatOpt = Format.table, out: OutOpt = None) -> None:
     """列出课程模块：题数、总分、及格线、必修角色。 List modules with items and points."""
     from records.roles import Role
 
-    with _errors_as_messages():
+    with messages():
         from autograder import course
 
         infos = course.catalogue()
@@ -111,7 +92,6 @@ def list_command(fmt: FormatOpt = Format.table, out: OutOpt = None) -> None:
 
 @course_app.command("release")
 def release_command(
-    ctx: typer.Context,
     modules: ModulesArg = None,
     all_modules: Annotated[
         bool, typer.Option("--all", help="发布全部模块。 Release every module.")
@@ -131,8 +111,8 @@ def release_command(
         raise typer.BadParameter(
             "请写出模块 id，或用 --all（二者选一）。 Name modules or use --all."
         )
-    inst = _instance(ctx)
-    with _errors_as_messages():
+    inst = instance()
+    with messages():
         from autograder import course
 
         ids = course.release_modules(modules or None)
@@ -162,7 +142,7 @@ def validate_command(
     scores 0 and the known wrong answers in `courses/checks/MODULE.yml` score as stated.
     Exits 1 if any check fails. Needs no instance or database.
     """
-    with _errors_as_messages():
+    with messages():
         from autograder import validation
 
         ids = validation.validate_modules(modules or None)

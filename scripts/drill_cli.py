@@ -13,10 +13,8 @@ import typer
 from rich.markup import escape
 
 from records import db
-from scripts.output import Format, render, stdout
-from scripts.training_cli import (
+from scripts.options import (
     DATE_FORMATS,
-    STATE_WORDS,
     AsOfOpt,
     DryRunOpt,
     FormatOpt,
@@ -24,14 +22,13 @@ from scripts.training_cli import (
     SheetOpt,
     UnderOpt,
     UnitOpt,
-    attendance_panel,
     day,
     friendly,
     instance,
     people_from_refs,
-    show_warnings,
     unit_or_none,
 )
+from scripts.output import STATE_WORDS, Format, attendance_panel, render, show_warnings, stdout
 
 drill_app = typer.Typer(
     help="应急演练：登记、参演人员、评估、整改措施。 Drills, participation, after-action review.",

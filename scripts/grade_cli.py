@@ -48,7 +48,7 @@ def grade(
     `safetrain grade rescue-fire --from 下载的提交.zip`.
     """
     from autograder.batch import BatchOptions, grade_batch  # nbgrader loads after workers start
-    from scripts.cli import instance
+    from scripts.options import instance
 
     inst = instance()
     limits = Limits(timeout_cell=timeout_cell, timeout_notebook=timeout_notebook,

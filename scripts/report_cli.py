@@ -13,21 +13,26 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.markup import escape
-from rich.panel import Panel
 
 from records import db
 from records.models import UnitLevel
 from records.roles import parse_role
-from scripts.output import Format, render, stderr, stdout, to_rich
-from scripts.training_cli import AsOfOpt, UnitOpt, friendly, instance
+from scripts.options import AsOfOpt, UnitOpt, friendly, instance
+from scripts.output import (
+    Format,
+    render,
+    show_bundle,
+    stderr,
+    stdout,
+    to_rich,
+    write_monthly_bundle,
+)
 
 if TYPE_CHECKING:  # the reports (pandas, the rules) load only when a report runs
     import pandas as pd
     from sqlalchemy.orm import Session
 
     from records.reports import Scope
-    from writers.bundle import Written
 
 report_app = typer.Typer(
     help="报表：覆盖率、领导参训对比、证书到期、演练、岗前培训、培训后离岗、交叉抽查、月报。"
@@ -394,20 +399,3 @@ def monthly(
         unit=unit, seed=seed, activity=activity, min_sample=min_sample, xlsx=xlsx, html=html,
         pdf=pdf, chart_png=chart_png, workers=workers)
     show_bundle(written)
-
-
-def write_monthly_bundle(url: str, folder: Path, **options: Any) -> Written:
-    """writers.bundle.write_monthly with a spinner on stderr for its long steps."""
-    from writers.bundle import write_monthly
-
-    return write_monthly(url, folder, stage=lambda text: stderr.status(text), **options)
-
-
-def show_bundle(written: Written) -> None:
-    """The summary in a panel, then the files written."""
-    bundle = written.bundle
-    summary = [f"{n}. {escape(s)}" for n, s in enumerate(bundle.summary, start=1)]
-    stdout.print(Panel("\n".join(summary), title=escape(bundle.title), expand=False,
-                       border_style="cyan"))
-    for path in written.paths:
-        stdout.print(f"已写入 {path}", highlight=False)

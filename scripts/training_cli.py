@@ -1,120 +1,48 @@
 """`safetrain training ...`: sessions, attendance, sign-in sheets, hours per person.
 
 Thin: parse, open one session, call `records.training` / `records.importers.signin`,
-render. Also holds the small helpers the drill and cert commands share (dates, people,
-the import panel), which reach `scripts.cli` lazily because cli.py imports this module.
+render.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.panel import Panel
 
 from records import db
-from records.instance import Instance
-from scripts.output import Format, render, stdout
-
-F = TypeVar("F", bound=Callable[..., Any])
-DATE_FORMATS = ["%Y-%m-%d", "%Y/%m/%d", "%Y%m%d"]
+from scripts.options import (
+    DATE_FORMATS,
+    AsOfOpt,
+    DryRunOpt,
+    FormatOpt,
+    OutOpt,
+    SheetOpt,
+    UnderOpt,
+    UnitOpt,
+    curriculum,
+    day,
+    friendly,
+    instance,
+    people_from_refs,
+    unit_or_none,
+)
+from scripts.output import (
+    STATE_WORDS,
+    Format,
+    attendance_panel,
+    render,
+    show_warnings,
+    stdout,
+)
 
 training_app = typer.Typer(
     help="培训：登记培训、签到、导入签到表、统计学时。 Training sessions and attendance.",
     no_args_is_help=True,
 )
-
-FormatOpt = Annotated[Format, typer.Option("--format", help="输出格式。 Output format.")]
-OutOpt = Annotated[Path | None, typer.Option(help="写入文件（csv/json/xlsx）。 Write to a file.")]
-UnitOpt = Annotated[str | None, typer.Option(
-    "--unit", help="只看该单位（代码或完整路径）及其下级。 Unit code or path.")]
-AsOfOpt = Annotated[dt.datetime | None, typer.Option(
-    "--as-of", formats=DATE_FORMATS, help="按这一天计算（默认今天）。 Day of evaluation.")]
-DryRunOpt = Annotated[bool, typer.Option(
-    "--dry-run", help="只检查并显示结果，不写入。 Check only, write nothing.")]
-SheetOpt = Annotated[str | None, typer.Option(help="工作表名称（默认第一个可见工作表）。 Sheet.")]
-UnderOpt = Annotated[str | None, typer.Option(
-    help="表中只有姓名、没有单位时，在该单位下查找（默认：组织单位所在街道）。 Where to look up names.")]
-
-
-# --------------------------------------------------------------------------- shared helpers
-
-
-def friendly(fn: F) -> F:
-    """scripts.cli.friendly, looked up at call time (cli.py imports this module)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from scripts.cli import friendly as cli_friendly
-
-        return cli_friendly(fn)(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def instance() -> Instance:
-    from scripts.cli import instance as cli_instance
-
-    return cli_instance()
-
-
-def day(value: dt.datetime | None) -> dt.date:
-    return value.date() if value else dt.date.today()
-
-
-def unit_or_none(session: Any, ref: str | None) -> Any:
-    from records.org import find_unit
-
-    return find_unit(session, ref) if ref else None
-
-
-def people_from_refs(session: Any, refs: list[str]) -> list[Any]:
-    from records.importers.matching import find_person_ref
-
-    people = {p.id: p for p in (find_person_ref(session, ref) for ref in refs)}
-    return list(people.values())
-
-
-def curriculum() -> Any:
-    from records.curriculum import load_curriculum
-
-    return load_curriculum()
-
-
-def attendance_panel(report: Any, noun: str = "签到") -> Panel:
-    """The result of marking or importing presence, like the roster import panel."""
-    lines = [f"数据行 rows: {report.rows}"]
-    if report.by_status:
-        lines.append("签到 status: " + "，".join(f"{k} {v}" for k, v in report.by_status.items()))
-    lines += [f"新增 created: {report.created}", f"更新 updated: {report.updated}",
-              f"未变 unchanged: {report.unchanged}"]
-    if report.residents is not None:
-        lines.append(f"居民参演 residents: {report.residents}")
-    name = report.file or report.target
-    target = f"（{report.target}）" if report.file and report.target else ""
-    if report.dry_run:
-        title, style = f"{name}{target}：试运行，未写入 (dry run)", "yellow"
-    elif report.changed:
-        title, style = f"{name}{target}：已写入{noun} (written)", "green"
-    else:
-        title, style = f"{name}{target}：没有变化 (no changes)", "blue"
-    return Panel(escape("\n".join(lines)), title=escape(title), border_style=style, expand=False)
-
-
-def show_warnings(file: str, warnings: list[str]) -> None:
-    from scripts.output import stderr
-
-    for warning in warnings:
-        stderr.print(f"[yellow]注意[/] {escape(file)}：{escape(warning)}", highlight=False)
-
-
-STATE_WORDS = {"created": "已登记 (created)", "updated": "已更新 (updated)",
-               "unchanged": "已存在，没有变化 (unchanged)"}
 
 
 # --------------------------------------------------------------------------- commands

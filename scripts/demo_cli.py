@@ -1,25 +1,37 @@
-"""The demo job: a synthetic city, its xlsx roster, an import, a summary. Safe to rerun."""
+"""`safetrain demo` and `safetrain demo-data`: the demo narrated step by step (a synthetic
+city, its roster imported, courses released, a batch graded, a year of activity, the monthly
+bundle) on the generators in the `demo` package. Safe to rerun."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import secrets
 import time
+from pathlib import Path
+from typing import Annotated
 
 import pandas as pd
+import typer
 from rich.panel import Panel
 from rich.rule import Rule
-from sqlalchemy import select
 
 from demo import city as demo_city
 from records import db
 from records.errors import ImportRowsError
 from records.importers.roster import import_roster
-from records.instance import Instance, private
-from records.models import Person, UnitLevel
+from records.instance import Instance
+from records.models import UnitLevel
 from records.summary import counts, roster_summary
-from scripts.output import stderr, stdout, to_rich
+from scripts.options import friendly, instance
+from scripts.output import (
+    import_panel,
+    progress_bar,
+    show_bundle,
+    stderr,
+    stdout,
+    to_rich,
+    write_monthly_bundle,
+)
 
 DEMO_SEED = 20261101
 DEMO_MODULE = "rescue-fire"
@@ -46,24 +58,14 @@ def run_demo(inst: Instance, people: int = 2000) -> None:
     for name in ("autograder", "records"):  # the demo narrates each step itself
         logging.getLogger(name).setLevel(logging.WARNING)
     stdout.print(Rule("SafeTrain 演示 demo"))
-    inst.create_dirs()
-    if not inst.secret_file.exists():
-        inst.secret_file.write_text(secrets.token_hex(32))
-        private(inst.secret_file)
-    engine = db.make_engine(inst.db_url)
-    try:
-        before, after = db.upgrade(engine)
-    finally:
-        engine.dispose()
-    stdout.print(f"1. 实例 {inst.home}，数据库 {db.safe_url(engine)}（版本 {after}）")
+    _, after = inst.initialise()
+    stdout.print(f"1. 实例 {inst.home}，数据库 {db.shown_url(inst.db_url)}（版本 {after}）")
 
     roster = inst.imports_dir / "demo-roster.xlsx"
     with stderr.status("生成虚构城市 安和市 ……"):
         city = demo_city.generate(people, DEMO_SEED)
         demo_city.write_roster_xlsx(city, roster)
     stdout.print(f"2. 生成 {len(city)} 人的虚构城市，写成 Excel 花名册 {roster}")
-
-    from scripts.cli import import_panel, progress_bar
 
     with progress_bar() as bar, db.open_session(inst.db_url) as session:
         task = bar.add_task("导入花名册", total=None)
@@ -117,11 +119,11 @@ def grade_samples(inst: Instance, module: str = DEMO_MODULE, count: int = 24) ->
     """A trainer's batch: sample submissions (right, wrong, blank, one broken, one stranger)."""
     from autograder.batch import BatchOptions, grade_batch
     from autograder.samples import write_sample_zip
+    from records.people import first_trainees
 
     with db.open_session(inst.db_url) as session:
         # the roster's first people (insertion order): later steps add people, not before them
-        trainees = list(session.scalars(select(Person.trainee_id).order_by(Person.id)
-                                        .limit(count - 1)))
+        trainees = first_trainees(session, count - 1)
     archive = inst.imports_dir / f"demo-submissions-{module}.zip"
     write_sample_zip(archive, module, [*trainees, "stranger01"], seed=DEMO_SEED)
     with stderr.status(f"批量评分 {module}（沙箱中运行学员代码）……"):
@@ -144,11 +146,10 @@ def year_of_activity(inst: Instance) -> None:
     """Trainings with sign-ins, drills, module results, certificates and post changes."""
     stdout.print("8. 生成一年的培训、签到、演练、模块成绩、证书和人员调动（已有则不重复）：")
     demo_activity(inst, DEMO_SEED)
-    from records.certificates import load_secret, verify
-    from records.models import Certificate
+    from records.certificates import first_certificate, load_secret, verify
 
     with db.open_session(inst.db_url) as session:
-        cert = session.scalars(select(Certificate).order_by(Certificate.id)).first()
+        cert = first_certificate(session)
         if cert is not None:
             verdict = verify(session, load_secret(inst.secret_file), cert.code, today=DEMO_REPORT_AS_OF)
             stdout.print(f"   核验证书 safetrain cert verify {cert.code}：{verdict.verdict.label}",
@@ -158,8 +159,6 @@ def year_of_activity(inst: Instance) -> None:
 def monthly_report(inst: Instance) -> None:
     """The bundle for leadership: Excel, offline HTML with charts, printable PDF, a chart PNG."""
     import shutil
-
-    from scripts.report_cli import show_bundle, write_monthly_bundle
 
     stdout.print(f"9. 月度报表（{DEMO_REPORT_PERIOD}，全市）：")
     chart = inst.reports_dir / "monthly-chart.png" if shutil.which("chromium") else None
@@ -171,9 +170,10 @@ def jupyter_hint(inst: Instance, login: str = DEMO_ADMIN) -> None:
     """Give the demo's street leader a district scope, and say how to open the panels."""
     from records.access import grant
     from records.org import find_unit
+    from records.people import person_by_login
 
     with db.open_session(inst.db_url) as session:
-        person = session.scalars(select(Person).where(Person.trainee_id == login)).one_or_none()
+        person = person_by_login(session, login)
         if person is None:
             return
         grant(session, login, find_unit(session, DEMO_ADMIN_UNIT), by="safetrain demo")
@@ -207,3 +207,44 @@ def demo_activity(inst: Instance, seed: int) -> None:
              f"人员调动 moves: {result.moves:,}"]
     stdout.print(Panel("\n".join(lines), title="演示活动记录 (demo activity)", expand=False,
                        border_style="green"))
+
+
+# --------------------------------------------------------------------------- commands
+
+
+@friendly
+def demo_command(
+    people: Annotated[int, typer.Option(min=50, help="演示城市的人数")] = 2000,
+) -> None:
+    """演示：生成城市 → 写出 xlsx 花名册 → 导入 → 按单位和角色汇总。 Run the demo."""
+    run_demo(instance(), people=people)
+
+
+@friendly
+def demo_data(
+    people: Annotated[int, typer.Option(min=10, max=2_000_000, help="人数")] = 2000,
+    seed: Annotated[int, typer.Option(help="随机种子：同一种子生成同一座城市")] = 1,
+    xlsx: Annotated[Path | None, typer.Option(help="同时写成 xlsx 花名册")] = None,
+    csv_path: Annotated[Path | None, typer.Option("--csv", help="同时写成 CSV 花名册（UTF-8 带 BOM）")] = None,
+    no_db: Annotated[bool, typer.Option("--no-db", help="只写文件，不写入数据库")] = False,
+    activity: Annotated[bool, typer.Option(
+        "--activity", help="再生成一年的培训、签到、演练、成绩、证书和人员调动（同一种子结果相同）")] = False,
+) -> None:
+    """生成一座虚构城市（安和市）的人员，写入数据库和/或花名册文件。 Synthetic city."""
+    with progress_bar() as bar:
+        task = bar.add_task("生成人员", total=people)
+        city = demo_city.generate(people, seed, progress=lambda d, t: bar.update(task, completed=d))
+        if xlsx:
+            bar.update(task, description=f"写入 {xlsx.name}")
+            demo_city.write_roster_xlsx(city, xlsx)
+        if csv_path:
+            demo_city.write_roster_csv(city, csv_path)
+    if not no_db:
+        with db.open_session(instance().db_url) as session:
+            report = demo_city.load(session, city, seed)
+        stdout.print(import_panel(report))
+        if activity:
+            demo_activity(instance(), seed)
+    for path in (xlsx, csv_path):
+        if path:
+            stdout.print(f"花名册已写入 {path}")
