@@ -55,13 +55,16 @@ demo: $(STAMP) $(KERNEL_STAMP) sandbox chromium
 # default URL is used, so on these machines `make test` covers both databases.
 test: $(STAMP) $(KERNEL_STAMP) sandbox chromium hub-env
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	@if [ -z "$$SAFETRAIN_TEST_PG_URL" ] && command -v pg_isready >/dev/null \
 	    && pg_isready -q -h 127.0.0.1 -p 5432; then \
 	  export SAFETRAIN_TEST_PG_URL=$(PG_DEFAULT); fi; \
 	$(VENV)/bin/python -m pytest
 
+# ruff, then the import contracts in pyproject.toml ([tool.importlinter]: the layers).
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 bench: $(STAMP) $(KERNEL_STAMP) sandbox
 	$(VENV)/bin/python bench/roster_import.py
