@@ -5,6 +5,7 @@ Thin: parse, call `jupyter_safetrain.hub.deploy` / `users` / `pgcheck`, render. 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import os
@@ -139,7 +140,7 @@ def start(
     instructor: Annotated[list[str] | None, typer.Option(
         help="教员账号（可重复）。 Instructor login (repeatable).")] = None,
     as_of: Annotated[str | None, typer.Option(
-        help="按这一天计算（演示与测试）。 Evaluate on this day.")] = None,
+        help="本次按这一天计算（演示与测试；不保存）。 Evaluate on this day (this run only).")] = None,
     check: Annotated[bool, typer.Option(
         "--check", help="只检查并写配置，不启动。 Check and write the config only.")] = False,
 ) -> None:
@@ -172,7 +173,7 @@ def start(
     day = dt.date.fromisoformat(settings.as_of) if settings.as_of else today()
     with db.open_session(instance.db_url) as session:
         who = deploy.hub_users(session, as_of=day, instructors=settings.instructors)
-    layout.save_settings(settings)
+    layout.save_settings(dataclasses.replace(settings, as_of=""))  # a demo day is not kept
     registry = users.Registry(layout.registry_file)
     users.ensure_user(settings.service_user, layout.records, registry, system=True,
                       comment="SafeTrain records service")

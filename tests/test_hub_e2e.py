@@ -456,6 +456,7 @@ def test_trainee_kernel_finds_no_records_credential_and_b_is_refused(hub: Hub) -
     assert hunt["counts"]["cmdline"] > 10 and hunt["counts"]["files"] > 0  # it did look
     assert any(p.startswith(str(hub.prefix / "records")) for p in hunt["denied"])
     assert any(p.startswith(str(hub.prefix / "hub")) for p in hunt["denied"])
+    assert str(hub.prefix / "home" / (hub.user_prefix + B)) in hunt["denied"]  # B's notebooks
     for where, outcome in hunt["databases"].items():
         assert outcome != "CONNECTED", f"{where} let A's kernel in without a password"
     for user in (ROLE, "postgres"):
