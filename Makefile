@@ -103,7 +103,14 @@ $(HUB_ENV)/.installed: $(STAMP) pyproject.toml Makefile $(HUB_SOURCES)
 	  '^(jupyterhub|jupyterlab|jupyter[-_]server|nbgrader|nbconvert|nbformat|ipykernel|jupyter[-_]client|sqlalchemy|alembic|pandas|numpy|tornado|traitlets|psycopg|psycopg[-_]binary|pydantic|pamela)==' \
 	  > $(HUB_ENV)/constraints.txt
 	$(HUB_ENV)/bin/python -m pip install --quiet --upgrade pip
-	$(HUB_ENV)/bin/python -m pip install --quiet -c $(HUB_ENV)/constraints.txt .
+	@# Installed from a copy of the work tree (tracked and new files), so nothing stale in an
+	@# in-tree build/ folder ends up in the deployment.
+	@rm -rf $(HUB_PREFIX)/.src && mkdir -p $(HUB_PREFIX)/.src
+	@if git rev-parse --git-dir >/dev/null 2>&1; then \
+	  git ls-files -co --exclude-standard -z | xargs -0 tar cf - --ignore-failed-read 2>/dev/null | tar xf - -C $(HUB_PREFIX)/.src; \
+	else cp -a . $(HUB_PREFIX)/.src; fi
+	$(HUB_ENV)/bin/python -m pip install --quiet -c $(HUB_ENV)/constraints.txt $(HUB_PREFIX)/.src
+	@rm -rf $(HUB_PREFIX)/.src
 	@# Closed government networks: JupyterLab must not try to fetch Jupyter news.
 	@mkdir -p $(HUB_ENV)/share/jupyter/lab/settings
 	@echo '{"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}}' \
