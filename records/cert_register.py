@@ -16,35 +16,29 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Float, case, cast, func, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from records import event_log, idcard
+from records import cert_facts, event_log, idcard
 from records.cert_audit import cert_event, cert_state, state_of
 from records.certificates import CertFields, sign
 from records.certification import (
-    LOCAL_TZ,
     Action,
     CertRecord,
     CertStatus,
     Decision,
     Facts,
-    ModuleRecord,
     Rule,
     basis_text,
     evaluate,
-    local_date,
     rules_from,
-    window_start,
 )
 from records.curriculum import Curriculum
-from records.drills import drills_by_person
 from records.errors import NotFound, SafeTrainError
-from records.models import Attempt, Certificate, OrgUnit, Person, Post
+from records.models import Certificate, OrgUnit, Person, Post
 from records.org import subtree_ids
 from records.people import posts_held_on
 from records.roles import Role
-from records.training import hours_by_person
 
 
 @dataclass(frozen=True)
@@ -100,31 +94,7 @@ def gather(session: Session, *, as_of: dt.date, unit: OrgUnit | None = None,
                              .where(Post.person_id.in_(people), Post.start_date <= as_of)):
         history[(p.person_id, p.role)].append(p)
 
-    # Attempts graded up to the end of `as_of` in China.
-    cutoff = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(), LOCAL_TZ) \
-        .astimezone(dt.UTC)
-    percent = 100.0 * cast(Attempt.score, Float) / func.nullif(Attempt.max_score, 0)
-    modules: dict[int, dict[str, ModuleRecord]] = defaultdict(dict)
-    for a in session.execute(
-        select(Attempt.person_id, Attempt.module,
-               func.min(case((Attempt.passed, Attempt.graded_at))).label("first"),
-               func.max(case((Attempt.passed, Attempt.graded_at))).label("last"),
-               func.max(percent).label("best"))
-        .where(Attempt.person_id.in_(people), Attempt.graded_at < cutoff)
-        .group_by(Attempt.person_id, Attempt.module)
-    ):
-        modules[a.person_id][a.module] = ModuleRecord(
-            local_date(a.first) if a.first else None, local_date(a.last) if a.last else None,
-            float(a.best) if a.best is not None else None)
-
-    start = window_start(as_of)
-    hours_sq = hours_by_person(start, as_of).subquery()
-    hours = {r.person_id: float(r.hours) for r in session.execute(
-        select(hours_sq.c.person_id, hours_sq.c.hours).where(hours_sq.c.person_id.in_(people)))}
-    drills_sq = drills_by_person(start, as_of).subquery()
-    drills = {r.person_id: int(r.drills) for r in session.execute(
-        select(drills_sq.c.person_id, drills_sq.c.drills)
-        .where(drills_sq.c.person_id.in_(people)))}
+    done = cert_facts.activity(session, sorted({r.person_id for r in held_rows}), as_of)
 
     certs: dict[tuple[int, Role], list[CertRecord]] = defaultdict(list)
     for c in session.execute(
@@ -145,24 +115,14 @@ def gather(session: Session, *, as_of: dt.date, unit: OrgUnit | None = None,
         held = Held(r.id, r.person_id, r.name, r.id_number, r.trainee_id, r.unit_id, r.path,
                     r.role, r.start_date)
         facts = Facts(
-            role_since=_role_since(held, history[(r.person_id, r.role)]),
-            modules=modules.get(r.person_id, {}),
-            hours=round(hours.get(r.person_id, 0.0), 2),
-            drills=drills.get(r.person_id, 0),
+            role_since=cert_facts.role_since(held.start_date, history[(r.person_id, r.role)]),
+            modules=done.modules.get(r.person_id, {}),
+            hours=round(done.hours.get(r.person_id, 0.0), 2),
+            drills=done.drills.get(r.person_id, 0),
             certificates=tuple(certs.get((r.person_id, r.role), ())),
         )
         out.append((held, facts))
     return out
-
-
-def _role_since(held: Held, posts: Sequence[Any]) -> dt.date:
-    """Start of the unbroken run of posts in this role (a move between units keeps it)."""
-    since = held.start_date
-    for p in sorted(posts, key=lambda p: p.start_date, reverse=True):
-        if p.start_date < since and p.end_date is not None \
-                and p.end_date >= since - dt.timedelta(days=1):
-            since = p.start_date
-    return since
 
 
 def evaluate_people(session: Session, curriculum: Curriculum, *, as_of: dt.date,

@@ -19,7 +19,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.functions import FunctionElement
 
-from records.certification import LOCAL_TZ
+from records.cert_facts import attempts_cutoff
 from records.errors import SafeTrainError
 from records.models import PATH_SEP, OrgUnit, UnitLevel
 from records.org import find_unit
@@ -55,9 +55,8 @@ class Scope:
         return f"{self.unit_path} {self.period.label}{cut}"
 
     def attempts_cutoff(self) -> dt.datetime:
-        """Attempts graded before the end of `end` in China count (as in cert_register)."""
-        return dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time(), LOCAL_TZ) \
-            .astimezone(dt.UTC)
+        """Attempts graded before the end of `end` in China count (as the rules count them)."""
+        return attempts_cutoff(self.end)
 
 
 def resolve_scope(session: Session, *, period: Period | str | None = None,

@@ -10,7 +10,7 @@ certificates. So:
 - everyone else who ever held a certificate in the role (lapsed, revoked or eligible
   again: this depends on modules, hours and drills) and everyone new in a role listed in
   `new_roles` (onboarding deadlines) is decided by `evaluate` itself, on the facts
-  `records.cert_register.gather` would collect, read here without the ORM;
+  `records.cert_facts` gathers (the same path as the register's);
 - the rest never held a certificate: status "none" (not certified), the rules not asked.
 `tests/test_reports_statuses.py` checks that this gives the register's decisions.
 """
@@ -22,82 +22,34 @@ from collections import defaultdict
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Float, Integer, String, any_, bindparam, case, cast, func, select
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.ext.compiler import compiles
+from sqlalchemy import String, cast, select
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.functions import FunctionElement
 
 from records import idcard
-from records.cert_register import _role_since  # the register's own rule for "in the role since"
+from records.cert_facts import activity, among, chunks, role_since
 from records.certification import (
     CertRecord,
     CertStatus,
     Facts,
-    ModuleRecord,
     evaluate,
     rules_from,
-    window_start,
 )
 from records.curriculum import Curriculum, load_curriculum
-from records.drills import drills_by_person
 from records.models import (
-    Attempt,
     Certificate,
-    DrillParticipation,
     OrgUnit,
     Person,
     Post,
-    TrainingAttendance,
 )
 from records.people import posts_held_on
 from records.reports.base import Scope, as_scope, frame, in_scope
 from records.reports.period import Period
 from records.roles import Role
-from records.training import hours_by_person
 
 RECENT_DAYS = 365
 COLUMNS_BASE = ["person_id", "unit_id", "role", "status", "role_since", "cert_number",
                 "valid_until", "days_left", "renewed", "expired_on", "modules_missing",
                 "deadline"]
-
-
-class china_day(FunctionElement[str]):  # noqa: N801 (reads like the SQL it renders)
-    """The China (UTC+8) calendar day of a stored UTC moment, as 'YYYY-MM-DD' text."""
-
-    type = String()
-    inherit_cache = True
-    name = "china_day"
-
-
-@compiles(china_day)
-def _china_day(element: china_day, compiler: Any, **kw: Any) -> str:
-    (moment,) = list(element.clauses)
-    return (f"to_char(({compiler.process(moment, **kw)} AT TIME ZONE 'UTC') "
-            f"+ INTERVAL '8 hours', 'YYYY-MM-DD')")
-
-
-@compiles(china_day, "sqlite")
-def _china_day_sqlite(element: china_day, compiler: Any, **kw: Any) -> str:
-    (moment,) = list(element.clauses)
-    return f"date({compiler.process(moment, **kw)}, '+8 hours')"
-
-
-def _day(text: str | None) -> dt.date | None:
-    return dt.date.fromisoformat(text) if text else None
-
-
-def _chunks(values: list[int], size: int = 10000) -> list[list[int]]:
-    return [values[i:i + size] for i in range(0, len(values), size)]
-
-
-def _among(column: Any, values: list[int], dialect: str) -> Any:
-    """`column` is one of `values`. On PostgreSQL one array parameter (= ANY): 10,000 bind
-    parameters cost psycopg more to parse than the query takes to run."""
-    if dialect == "postgresql":
-        return column == any_(bindparam("ids", [int(v) for v in values],
-                                        type_=postgresql.ARRAY(Integer)))
-    return column.in_(values)
 
 
 def _dates(series: pd.Series) -> pd.Series:
@@ -155,7 +107,7 @@ def person_statuses(session: Session, *, scope: Scope | None = None,
     if history:  # an earlier post in the same role, ending the day before, continues the run
         keys = list(zip(held["person_id"], held["role"], strict=True))
         held["role_since"] = [
-            _role_since(_Start(start), history[key]) if key in history else start
+            role_since(start, history[key]) if key in history else start
             for key, start in zip(keys, held["start_date"], strict=True)]
 
     certs = frame(session, (
@@ -195,47 +147,14 @@ def person_statuses(session: Session, *, scope: Scope | None = None,
     return with_names(session, out) if names else out
 
 
-class _Start:
-    """What `_role_since` reads of the post held now."""
-
-    __slots__ = ("start_date",)
-
-    def __init__(self, start: dt.date) -> None:
-        self.start_date = start
-
-
 def _ask_the_rules(session: Session, scope: Scope, rules: dict[Role, Any], out: pd.DataFrame,
                    ask: pd.Series, certs: pd.DataFrame) -> None:
-    """evaluate() for the rows of `out` marked in `ask`, on the facts cert_register.gather
-    would give it; writes the decisions into `out`."""
+    """evaluate() for the rows of `out` marked in `ask`, on the facts of records.cert_facts
+    (as the register's); writes the decisions into `out`."""
     day = scope.end
     rows = out[ask]
     ids = sorted(set(rows["person_id"].tolist()))
-    cutoff = scope.attempts_cutoff()
-    percent = 100.0 * cast(Attempt.score, Float) / func.nullif(Attempt.max_score, 0)
-    start = window_start(day)
-    modules: dict[int, dict[str, ModuleRecord]] = defaultdict(dict)
-    hours: dict[int, float] = {}
-    drills: dict[int, int] = {}
-    # SQLite, once ANALYZE has run, answers a long IN list by scanning a year of sessions
-    # and probing each id (minutes at 10,000 ids); 1,000 keeps it on the person index.
-    dialect = session.get_bind().dialect.name
-    size = 1000 if dialect == "sqlite" else 10000
-    for chunk in _chunks(ids, size):
-        for a in session.execute(
-                select(Attempt.person_id, Attempt.module,
-                       china_day(func.max(case((Attempt.passed, Attempt.graded_at)))),
-                       func.max(percent))
-                .where(_among(Attempt.person_id, chunk, dialect), Attempt.graded_at < cutoff)
-                .group_by(Attempt.person_id, Attempt.module)):
-            # The first pass only goes into a new certificate's basis, not into decisions.
-            modules[a[0]][a[1]] = ModuleRecord(None, _day(a[2]),
-                                               float(a[3]) if a[3] is not None else None)
-        # The filter goes inside the GROUP BY: PostgreSQL does not push it down itself.
-        hours.update(session.execute(hours_by_person(start, day).where(
-            _among(TrainingAttendance.person_id, chunk, dialect))).all())
-        drills.update(session.execute(drills_by_person(start, day).where(
-            _among(DrillParticipation.person_id, chunk, dialect))).all())
+    done = activity(session, ids, day)
     records: dict[tuple[int, str], list[CertRecord]] = defaultdict(list)
     wanted = set(ids)
     for c in certs[certs["person_id"].isin(wanted)].itertuples(index=False):
@@ -246,9 +165,9 @@ def _ask_the_rules(session: Session, scope: Scope, rules: dict[Role, Any], out: 
     for index, person_id, role, since in zip(rows.index, rows["person_id"], rows["role"],
                                              rows["role_since"], strict=True):
         mine = tuple(records.get((person_id, role), ()))
-        facts = Facts(role_since=since, modules=modules.get(person_id, {}),
-                      hours=round(float(hours.get(person_id, 0.0)), 2),
-                      drills=int(drills.get(person_id, 0)), certificates=mine)
+        facts = Facts(role_since=since, modules=done.modules.get(person_id, {}),
+                      hours=round(float(done.hours.get(person_id, 0.0)), 2),
+                      drills=int(done.drills.get(person_id, 0)), certificates=mine)
         d = evaluate(rules[Role(role)], facts, day)
         cert, expired_on = d.current, None
         if d.status is CertStatus.lapsed:  # show the certificate that ran out
@@ -277,12 +196,12 @@ def with_names(session: Session, df: pd.DataFrame) -> pd.DataFrame:
                           unit_path=pd.Series(dtype=object))
     dialect = session.get_bind().dialect.name
     people: dict[int, tuple[str, str]] = {}
-    for chunk in _chunks(sorted(set(out["person_id"].tolist())), 1000):
+    for chunk in chunks(sorted(set(out["person_id"].tolist())), 1000):
         people.update((r[0], (r[1], r[2])) for r in session.execute(
             select(Person.id, Person.name, Person.id_number).where(
-                _among(Person.id, chunk, dialect))))
+                among(Person.id, chunk, dialect))))
     paths = dict(session.execute(select(OrgUnit.id, OrgUnit.path).where(
-        _among(OrgUnit.id, sorted(set(out["unit_id"].tolist())), dialect))).all())
+        among(OrgUnit.id, sorted(set(out["unit_id"].tolist())), dialect))).all())
     out["name"] = out["person_id"].map(lambda p: people[p][0])
     out["id_masked"] = out["person_id"].map(lambda p: idcard.mask(people[p][1]))
     out["unit_path"] = out["unit_id"].map(paths)
