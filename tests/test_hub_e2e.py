@@ -46,7 +46,7 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 BUDGET_S = 180
 ROLE, DBNAME = "safetrain_records", "safetrain"
 A, B = "zhangsan", "lisi"
-T0 = time.monotonic()
+STARTED: dict[str, float] = {}  # when the hub fixture began (collection can be long before)
 
 
 def need(ok: bool, why: str) -> None:
@@ -189,6 +189,7 @@ def hub() -> Iterator[Hub]:
          and (SOFTWARE / "proxy" / "node_modules" / ".bin" / "configurable-http-proxy").exists(),
          f"the deployment software is missing in {SOFTWARE}: run `make hub-env`")
     need(shutil.which("useradd") is not None, "useradd is missing")
+    STARTED["hub"] = time.monotonic()
     with contextlib.ExitStack() as stack:
         cluster = stack.enter_context(own_cluster())
         prefix = Path(tempfile.mkdtemp(prefix="safetrain-hub-", dir="/tmp"))
@@ -510,5 +511,9 @@ def test_chromium_shows_my_training_for_a(hub: Hub) -> None:
         finally:
             browser.close()
     assert (folder / "hub-my-training.png").stat().st_size > 10_000
-    elapsed = time.monotonic() - T0
-    assert elapsed < BUDGET_S, f"the hub test took {elapsed:.0f} s (budget {BUDGET_S} s)"
+
+
+def test_within_budget(hub: Hub) -> None:
+    """Everything above, from the cluster's creation on (teardown adds about 20 s)."""
+    elapsed = time.monotonic() - STARTED["hub"]
+    assert elapsed < BUDGET_S - 25, f"the hub test took {elapsed:.0f} s (budget {BUDGET_S} s)"
