@@ -27,8 +27,8 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from records.cert_audit import cert_event, cert_state
-from records.certificates import CertFields, sign
-from records.certification import LOCAL_TZ, valid_until
+from records.cert_codes import CertFields, sign
+from records.cert_rules import LOCAL_TZ, valid_until
 from records.curriculum import Curriculum, load_curriculum
 from records.event_log import Kind, NewEvent, append
 from records.models import (

@@ -17,7 +17,7 @@ import pandas as pd
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from records.certification import LOCAL_TZ, local_date
+from records.cert_rules import LOCAL_TZ, local_date
 from records.errors import NotFound, SafeTrainError
 from records.models import (
     PATH_SEP,

@@ -20,7 +20,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from records.certification import LOCAL_TZ
+from records.cert_rules import LOCAL_TZ
 from records.curriculum import Curriculum, Module
 from records.errors import NotFound, SafeTrainError
 from records.event_log import append

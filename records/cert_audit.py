@@ -22,8 +22,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from records import grade_log
-from records.certificates import CertFields, Verdict, Verification, sign
-from records.certificates import verify as verify_code
+from records.cert_codes import CertFields, Verdict, Verification, sign
+from records.cert_codes import verify as verify_code
 from records.event_log import (
     Anchor,
     ChainReport,
@@ -116,7 +116,7 @@ def check_certificate(session: Session, secret: bytes, cert: Certificate, *,
 
 def verify(session: Session, secret: bytes, code: str, *, today: dt.date,
            anchor: Path | None = None) -> Verification:
-    """`records.certificates.verify` (the code), then the certificate against the log: a
+    """`records.cert_codes.verify` (the code), then the certificate against the log: a
     cleared revocation, an edited or inserted row, or a cut-off log make it `altered`."""
     result = verify_code(session, secret, code, today=today)
     if result.certificate is None:

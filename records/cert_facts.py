@@ -19,7 +19,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
 
-from records.certification import LOCAL_TZ, ModuleRecord, window_start
+from records.cert_rules import LOCAL_TZ, ModuleRecord, window_start
 from records.drills import drills_by_person
 from records.models import Attempt, DrillParticipation, TrainingAttendance
 from records.training import hours_by_person

@@ -1,8 +1,8 @@
 """The certificate register: facts from the records → rules → issue, renew, revoke.
 
-`gather` reads everything the rules need for every person in scope in six set-based
-queries (posts, post history, attempts, training hours, drills, certificates);
-`records.certification.evaluate` decides per person and role; `issue` writes the
+`gather` reads everything the rules need for every person in scope in set-based queries
+(posts, post history and certificates here; attempts, hours and drills in records.cert_facts);
+`records.cert_rules.evaluate` decides per person and role; `issue` writes the
 certificates those decisions call for, in one bulk insert, in the caller's transaction.
 """
 
@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session
 
 from records import cert_facts, event_log, idcard
 from records.cert_audit import cert_event, cert_state, state_of
-from records.certificates import CertFields, sign
-from records.certification import (
+from records.cert_codes import CertFields, sign
+from records.cert_rules import (
     Action,
     CertRecord,
     CertStatus,

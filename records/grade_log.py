@@ -28,7 +28,7 @@ _LABELS = {"module_version": "模块版本", "score": "得分", "max_score": "�
 
 def keys_for(instance: Instance) -> tuple[bytes | None, Path | None]:
     """(secret, anchor path) to log grades with, or (None, None) before `safetrain init`."""
-    from records.certificates import load_secret
+    from records.cert_codes import load_secret
     from records.event_log import anchor_path
 
     if not instance.secret_file.exists():

@@ -74,7 +74,7 @@ class Instance:
     def upgrade(self) -> tuple[str | None, str]:
         """Migrate the database to head (with the secret when there is one), then anchor."""
         from records import db
-        from records.certificates import load_secret
+        from records.cert_codes import load_secret
         from records.event_log import anchor_if_missing, anchor_path
 
         secret = load_secret(self.secret_file) if self.secret_file.exists() else None

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from records import idcard
 from records.cert_register import evaluate_people
-from records.certification import LOCAL_TZ, local_date, window_start
+from records.cert_rules import LOCAL_TZ, local_date, window_start
 from records.curriculum import Curriculum
 from records.models import (
     Attempt,

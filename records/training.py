@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, Float, Select, case, cast, func, insert, s
 from sqlalchemy.orm import Session
 
 from records import idcard
-from records.certification import window_start
+from records.cert_rules import window_start
 from records.errors import NotFound, SafeTrainError
 from records.models import (
     Attendance,

@@ -50,7 +50,7 @@ def restore(
     """
     from records import db
     from records.cert_audit import audit
-    from records.certificates import load_secret
+    from records.cert_codes import load_secret
     from records.event_log import anchor_path
     from records.restore import restore as run_restore
 

@@ -1,6 +1,6 @@
 """`safetrain cert ...`: evaluate people against the rules, issue, revoke, verify, print.
 
-Thin: parse, open one session, call `records.cert_register` / `records.certificates`, render.
+Thin: parse, open one session, call `records.cert_register` / `records.cert_codes`, render.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def evaluate(
     safetrain cert evaluate --unit 0101001 --as-of 2026-12-31 --status missing
     """
     from records.cert_register import evaluate_people, evaluation_frame
-    from records.certification import CertStatus
+    from records.cert_rules import CertStatus
 
     wanted = set()
     for text in status or []:
@@ -119,8 +119,8 @@ def issue(
 
     Example: safetrain cert issue --unit 0101001 --as-of 2026-11-01
     """
+    from records.cert_codes import load_secret
     from records.cert_register import issue as run_issue
-    from records.certificates import load_secret
     from records.event_log import anchor_path
 
     inst = instance()
@@ -177,8 +177,8 @@ def revoke(
         formats=["%Y-%m-%d"], help="撤销日期（默认今天）。 Date.")] = None,
 ) -> None:
     """撤销证书（连同已签发的续证）；此后须重新通过必修模块才能再发证。 Revoke a certificate."""
+    from records.cert_codes import load_secret
     from records.cert_register import revoke as run_revoke
-    from records.certificates import load_secret
     from records.event_log import anchor_path
 
     inst = instance()
@@ -199,8 +199,8 @@ def reinstate(
     reason: Annotated[str, typer.Option(help="恢复原因（必填，如：撤销有误）。 Reason.")],
 ) -> None:
     """恢复被误撤销的证书（连同一并撤销的续证），记入事件日志。 Undo a revocation made in error."""
+    from records.cert_codes import load_secret
     from records.cert_register import reinstate as run_reinstate
-    from records.certificates import load_secret
     from records.event_log import anchor_path
 
     inst = instance()
@@ -227,7 +227,7 @@ def verify(
     row or a cut-off log shows as altered.
     """
     from records.cert_audit import verify as run_verify
-    from records.certificates import load_secret
+    from records.cert_codes import load_secret
     from records.event_log import anchor_path
     from records.idcard import mask
 
@@ -259,7 +259,7 @@ def audit() -> None:
     Names the first broken link. Exit code 0 when everything matches, 1 otherwise.
     """
     from records.cert_audit import audit as run_audit
-    from records.certificates import load_secret
+    from records.cert_codes import load_secret
     from records.event_log import anchor_path
 
     inst = instance()

@@ -146,7 +146,7 @@ def year_of_activity(inst: Instance) -> None:
     """Trainings with sign-ins, drills, module results, certificates and post changes."""
     stdout.print("8. 生成一年的培训、签到、演练、模块成绩、证书和人员调动（已有则不重复）：")
     demo_activity(inst, DEMO_SEED)
-    from records.certificates import first_certificate, load_secret, verify
+    from records.cert_codes import first_certificate, load_secret, verify
 
     with db.open_session(inst.db_url) as session:
         cert = first_certificate(session)
@@ -189,7 +189,7 @@ def demo_activity(inst: Instance, seed: int) -> None:
     """`safetrain demo-data --activity` and the demo: a year of activity for the demo city
     (once)."""
     from demo import activity as generator
-    from records.certificates import load_secret
+    from records.cert_codes import load_secret
     from records.event_log import anchor_path
 
     secret = load_secret(inst.secret_file) if inst.secret_file.exists() else None

@@ -15,8 +15,7 @@ from sqlalchemy import insert, select, text
 from typer.testing import CliRunner
 
 from records import db
-from records.cert_register import issue, pdf_context, revoke
-from records.certificates import (
+from records.cert_codes import (
     CertFields,
     Verdict,
     load_secret,
@@ -24,6 +23,7 @@ from records.certificates import (
     sign,
     verify,
 )
+from records.cert_register import issue, pdf_context, revoke
 from records.curriculum import load_curriculum
 from records.errors import NotInitialised
 from records.models import Certificate, Person

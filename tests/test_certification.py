@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select, update
 
 from records.cert_register import evaluate_people, gather, issue, list_certificates, revoke
-from records.certification import (
+from records.cert_rules import (
     Action,
     CertRecord,
     CertStatus,

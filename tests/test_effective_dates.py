@@ -20,7 +20,7 @@ import yaml
 from sqlalchemy import select
 
 from records.cert_register import evaluate_people
-from records.certification import CertStatus, Facts, ModuleRecord, Rule, evaluate
+from records.cert_rules import CertStatus, Facts, ModuleRecord, Rule, evaluate
 from records.curriculum import Curriculum, CurriculumError, courses_dir, load_curriculum
 from records.drills import DrillSpec, add_drill, mark_participation
 from records.models import (

@@ -18,8 +18,8 @@ from typer.testing import CliRunner
 from records import db, event_log
 from records.attempts import AttemptFacts, record_attempt
 from records.cert_audit import audit, subject, verify
+from records.cert_codes import Verdict
 from records.cert_register import issue, reinstate, revoke
-from records.certificates import Verdict
 from records.curriculum import load_curriculum
 from records.models import AttemptStatus, Certificate, Event, Person
 from scripts.cli import app

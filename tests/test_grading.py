@@ -487,7 +487,7 @@ def test_graded_attempts_are_logged_and_audit_clean(tmp_path, samples):
     import secrets as secrets_module
 
     from records.cert_audit import audit
-    from records.certificates import load_secret
+    from records.cert_codes import load_secret
     from records.event_log import anchor_path
 
     inst = make_instance(tmp_path / "inst")

@@ -13,7 +13,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from records.certification import CertStatus
+from records.cert_rules import CertStatus
 from records.curriculum import Curriculum
 from records.models import OrgUnit
 from records.reports.base import UNIT_COLUMNS, Scope, as_scope, frame, pct, tree, units_frame

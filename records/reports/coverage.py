@@ -20,7 +20,7 @@ import pandas as pd
 from sqlalchemy import String, and_, case, cast, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
-from records.certification import CertStatus, window_start
+from records.cert_rules import CertStatus, window_start
 from records.curriculum import Curriculum, load_curriculum
 from records.drills import drills_by_person
 from records.models import Attempt, Attendance, Drill, DrillParticipation, OrgUnit, Post

@@ -1,6 +1,6 @@
 """Each person's certification status for the reports, consistent with the rules.
 
-Asking the rules (`records.certification.evaluate`) about all 100,000 people of a city
+Asking the rules (`records.cert_rules.evaluate`) about all 100,000 people of a city
 costs seconds in Python, most of it for people whose answer only depends on their
 certificates. So:
 - someone holding a certificate valid on the day (or a renewal already issued) is
@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from records import idcard
 from records.cert_facts import activity, among, chunks, role_since
-from records.certification import (
+from records.cert_rules import (
     CertRecord,
     CertStatus,
     Facts,

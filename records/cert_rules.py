@@ -1,7 +1,7 @@
 """Certification rules: facts about one person in one role in, a decision with reasons out.
 
-Pure functions, no database: `records.cert_register` gathers the facts and applies the
-decisions. The rules come from `courses/curriculum.yml` (modules with `required_for` and
+Pure functions, no database: `records.cert_facts` gathers the facts, `records.cert_register`
+applies the decisions. The rules come from `courses/curriculum.yml` (modules with `required_for` and
 `pass_mark`, and the `roles:` section); see `Rule.from_curriculum`.
 
 Dates are calendar days in China (UTC+8). "Per year" is the 12 months up to the day of
