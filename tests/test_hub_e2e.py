@@ -221,6 +221,9 @@ def hub() -> Iterator[Hub]:
         cluster.hba(trust=False)
         assert refused.returncode == 6, refused.stdout + refused.stderr
         assert "不用密码就能以" in refused.stderr and "拒绝启动" in refused.stderr
+        # With passwords required: users made, config written, nothing started (--check).
+        checked = safetrain("hub", "start", "--prefix", str(prefix), "--check")
+        assert "可登录账号 8 个（学员 7、领导 2、管理员 1、教员 0）；新建系统用户 8 个" in checked.stdout
         # README: `safetrain hub start`, here on free ports and on the fixture's day.
         log = hub.log.open("wb")
         stack.callback(log.close)
@@ -235,6 +238,7 @@ def hub() -> Iterator[Hub]:
             safetrain("hub", "passwd", login, "--prefix", str(prefix), "--password-stdin",
                       stdin=password + "\n")
         _wait_for(hub, "hub/health")
+        assert "新建系统用户 0 个" in hub.log.read_text(errors="replace")  # idempotent
         yield hub
 
 
