@@ -22,6 +22,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from autograder.cgroups import SandboxUnavailable
+from records.errors import SafeTrainError
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +153,13 @@ class DaskExecutor:
     """
 
     def __init__(self, address: str | Any) -> None:
-        from distributed import Client
+        try:
+            from distributed import Client
+        except ImportError:
+            raise SafeTrainError(
+                "--executor dask:// 需要 Dask：pip install 'safetrain[dask]'（或 pip install "
+                "distributed）。 Grading on a Dask cluster needs the optional dask extra."
+            ) from None
 
         self.client = address if hasattr(address, "submit") else Client(address)
         self.owns_client = not hasattr(address, "submit")
@@ -190,6 +197,4 @@ def make_executor(spec: str, workers: int, *, preload: tuple[str, ...] = (),
         return LocalExecutor(workers, preload=preload, warm=warm)
     if spec.startswith(("dask://", "tcp://")):
         return DaskExecutor("tcp://" + spec.split("://", 1)[1])
-    from records.errors import SafeTrainError
-
     raise SafeTrainError(f"未知的执行方式「{spec}」：应为 local 或 dask://主机:端口")

@@ -1,5 +1,8 @@
-"""SafeTrain inside JupyterLab: a Jupyter Server extension (JSON under /safetrain/api/) and the
-prebuilt JupyterLab extension in `labextension/` (built from the repository's labextension/).
+"""The Jupyter plugin: a Jupyter Server extension and the prebuilt JupyterLab extension behind
+the 我的培训 and 培训覆盖 panels, and the JupyterHub deployment (hub/).
+
+The server extension answers JSON under /safetrain/api/; the front end is `labextension/`
+(built from the repository's labextension/). It may use the autograder (nbgrader's config).
 
 Installed with the package: `etc/jupyter/jupyter_server_config.d/safetrain.json` enables the
 server side and `share/jupyter/labextensions/safetrain/` holds the front end.

@@ -1,0 +1,2 @@
+"""The `safetrain` command line: parse the arguments, call a library function, render the
+result."""

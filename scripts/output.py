@@ -36,7 +36,10 @@ def render(df: pd.DataFrame, fmt: Format = Format.table, *, title: str | None = 
     """Data to stdout (or `out`); a terminal table by default, csv/json pipe cleanly."""
     if fmt is Format.xlsx:
         if out is None:
-            raise ValueError("--format xlsx 需要 --out 文件路径")
+            import typer
+
+            raise typer.BadParameter("--format xlsx 需要 --out 文件路径。 Give --out FILE.xlsx.",
+                                     param_hint="--out")
         from writers.excel import write_table
 
         write_table(out, df, sheet=title or "data")

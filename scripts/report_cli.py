@@ -388,7 +388,7 @@ def monthly(
     chart_png: Annotated[Path | None, typer.Option(
         "--chart-png", help="另存一张图表图片（PNG，用本机 Chromium 无头截图）。")] = None,
     workers: Annotated[int | None, typer.Option(
-        "--workers", min=1, help="并行计算的进程数（默认 CPU 核数，最多 4；1 = 不并行）。")] = None,
+        "--workers", min=1, help="并行计算的进程数（默认 CPU 核数，最多 5：表格分 5 个作业；1 = 不并行）。")] = None,
 ) -> None:
     """月报：上述全部报表一次生成——Excel 工作簿、离线 HTML（含图表和摘要）、PDF 摘要。
 

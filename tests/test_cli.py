@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from typer.testing import CliRunner
 
@@ -26,8 +28,26 @@ def roster(tmp_path, rows=None):
 def test_help_lists_commands():
     result = invoke("--help")
     assert result.exit_code == 0
-    for name in ("init", "roster", "db", "demo", "demo-data"):
-        assert name in result.output
+    # command rows of the help panel ("│ db  …"), not option names such as --db
+    listed = set(re.findall(r"^│ ([a-z][a-z-]*) ", result.output, flags=re.M))
+    assert {"init", "roster", "db", "demo", "demo-data", "report", "grade"} <= listed
+
+
+def test_xlsx_without_out_is_a_usage_error_not_a_traceback(instance_env):
+    assert invoke("init").exit_code == 0
+    result = invoke("roster", "units", "--format", "xlsx")
+    assert result.exit_code == 2 and "--out" in result.output  # invoke() raises on a traceback
+
+
+def test_dask_executor_without_distributed_says_which_extra(monkeypatch):
+    import sys
+
+    from autograder.executors import DaskExecutor
+    from records.errors import SafeTrainError
+
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if not installed
+    with pytest.raises(SafeTrainError, match=r"safetrain\[dask\]"):
+        DaskExecutor("tcp://127.0.0.1:1")
 
 
 def test_commands_before_init_say_what_to_do(instance_env, tmp_path):

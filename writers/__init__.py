@@ -1,5 +1,9 @@
-"""Report writers: excel.py (formatted workbook), html.py (one offline file with charts),
-pdf.py (printable summary), png.py (a chart picture via headless Chromium).
+"""Presentation: every file a person reads (Excel, PDF, HTML, charts, the certificate, the
+batch sheet, the monthly bundle), made from records' tables only.
+
+excel.py (formatted workbook, XlsxWriter), html.py (one offline file with charts), pdf.py
+(printable summary), png.py (a chart picture via headless Chromium), charts.py, certificate.py,
+batch_sheet.py, bundle.py (the monthly bundle, computed and written).
 
 Each takes `records.reports.monthly.Sheet`s (a titled DataFrame) and never queries the
 database. Formatting follows the column's kind (`records.reports.base.column_kind`): rates
