@@ -56,19 +56,17 @@ def _facts(scope: Scope, curriculum: Curriculum):  # noqa: ANN202 (a SQLAlchemy 
     role = cast(held.c.role, String)
     # Required modules passed, counted per post: a literal (role, module) condition keeps
     # this one indexed join from post to attempt (a join to a table of pairs was 3× slower).
-    required = [and_(role == r.value, Attempt.module.in_(curriculum.required_modules(r)))
-                for r in Role if curriculum.required_modules(r)]
-    # Required modules passed, counted per post: a literal (role, module) condition keeps
-    # this one indexed join from post to attempt (a join to a table of pairs was 3× slower).
-    required = [and_(role == r.value, Attempt.module.in_(curriculum.required_modules(r)))
-                for r in Role if curriculum.required_modules(r)]
+    # Only modules in force on the last day count: one with a later effective_from is not
+    # required yet, so it neither lowers the pass rate nor counts when passed early.
+    modules = {r: curriculum.required_modules(r, on=scope.end) for r in Role}
+    required = [and_(role == r.value, Attempt.module.in_(ids)) for r, ids in modules.items() if ids]
     passed = (select(held.c.id.label("post_id"),
                      func.count(func.distinct(case((or_(*required), Attempt.module))))
                      .label("n_ok"))
               .join(Attempt, Attempt.person_id == held.c.person_id)
               .where(Attempt.passed.is_(True), Attempt.graded_at < scope.attempts_cutoff())
               .group_by(held.c.id).subquery("passed")) if required else None
-    n_required = case({r.value: len(curriculum.required_modules(r)) for r in Role},
+    n_required = case({r.value: len(ids) for r, ids in modules.items()},
                       value=role, else_=0)
     hours = hours_by_person(scope.start, scope.end).subquery("hours")
     drills = drills_by_person(scope.start, scope.end).subquery("drills")
