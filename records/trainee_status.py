@@ -48,6 +48,7 @@ class ModuleStatus:
     last_graded: dt.date | None = None
     submitted_at: dt.datetime | None = None
     counts: bool = False  # counts towards the certificate (a pass before a revocation doesn't)
+    required_from: dt.date | None = None  # a requirement that starts after as_of: its first day
 
 
 @dataclass(frozen=True)
@@ -198,13 +199,18 @@ def _module_statuses(session: Session, curriculum: Curriculum, person: Person,
         else:
             status = "not_started"
         b = best.get(m.id)
+        starts = curriculum.module_from(m)
+        upcoming = starts if m.id in required and starts is not None and starts > as_of else None
+        label = MODULE_STATUS_LABELS[status]
+        if upcoming is not None and status != "passed":
+            label += f"（{upcoming:%Y-%m-%d} 起必修）"
         out.append(ModuleStatus(
             m.id, m.title, m.pass_mark, m.estimated_minutes, m.id in required, status,
-            MODULE_STATUS_LABELS[status], s.n if s else 0,
+            label, s.n if s else 0,
             round(float(s.best), 1) if s is not None and s.best is not None else None,
             float(b.score) if b else None, float(b.max_score) if b else None,
             local_date(s.graded) if s else None, pending,
-            m.id in required and m.id not in missing))
+            m.id in required and m.id not in missing, upcoming))
     return out
 
 

@@ -17,6 +17,7 @@ from records.curriculum import load_curriculum
 from records.people import find_person
 from records.reports import coverage, leaders
 from records.reports.base import resolve_scope
+from records.roles import Role
 from records.trainee_status import trainee_status
 from tests import test_jupyter_fixtures as fixtures
 from tests.test_jupyter_fixtures import AS_OF, IDS, jupyter_server
@@ -74,6 +75,14 @@ def test_trainee_sees_own_figures(server):
         {m.id: m.status for m in expected.modules}
     by_id = {m["id"]: m for m in me["modules"]}
     assert by_id["rescue-disasters"]["status"] == "submitted"  # found in the instance's submitted/
+    # A module required only from a later day says so (people in post get the grace period).
+    upcoming = [m for m in load_curriculum().modules
+                if m.effective_from and m.effective_from > AS_OF and Role.grid_worker in m.required_for]
+    for module in upcoming:
+        got = by_id[module.id]
+        assert got["required_from"] == module.effective_from.isoformat()
+        assert got["status_label"] == f"未开始（{module.effective_from:%Y-%m-%d} 起必修）"
+    assert by_id["rescue-disasters"]["required_from"] is None
     assert me["roles"][0]["status_label"] == "岗前培训逾期"
     assert me["masked_id"].startswith("1101********")
     assert server.json(f"{API}/trainees/zhangsan", login="zhangsan") == me
