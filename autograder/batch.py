@@ -27,7 +27,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from autograder import exchange_intake, submissions, tasks
+from autograder import exchange_intake, handin, submissions, tasks
 from autograder.executors import DaskExecutor, LocalExecutor, make_executor
 from autograder.limits import Limits
 from autograder.tasks import GradeResult, GradeTask
@@ -112,6 +112,7 @@ def grade_batch(instance: Instance, options: BatchOptions,
         return _grade(instance, options, executor, module, progress)
     finally:
         executor.close()
+        handin.give_back(instance)  # root grading a hub's instance: its files stay the service's
 
 
 def _grade(instance: Instance, options: BatchOptions, executor: LocalExecutor | DaskExecutor,
@@ -128,7 +129,9 @@ def _grade(instance: Instance, options: BatchOptions, executor: LocalExecutor | 
 
     submitted = Path(coursedir.root) / coursedir.submitted_directory
     refused: dict[str, str] = {}  # intake refusals: {trainee: reason}, not graded
-    if options.source == "exchange":
+    if options.source == "exchange" and handin.has_handin(instance):  # a hub's 提交
+        refused = handin.from_handin(instance, submitted, options.module).refused
+    elif options.source == "exchange":
         refused = exchange_intake.from_exchange(config, submitted, options.module).refused
         _stamp_untimed(submitted, options.module, options.clock())
     elif options.source:
