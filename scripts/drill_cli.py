@@ -22,11 +22,13 @@ from scripts.options import (
     SheetOpt,
     UnderOpt,
     UnitOpt,
+    YearOpt,
     day,
     friendly,
     instance,
     people_from_refs,
     unit_or_none,
+    year_range,
 )
 from scripts.output import STATE_WORDS, Format, attendance_panel, render, show_warnings, stdout
 
@@ -166,15 +168,14 @@ def import_list(
 @friendly
 def list_command(
     unit: UnitOpt = None,
-    year: Annotated[int | None, typer.Option(help="只看这一年。 Calendar year.")] = None,
+    year: YearOpt = None,
     fmt: FormatOpt = Format.table,
     out: OutOpt = None,
 ) -> None:
     """列出演练：计划与实际参演人数、评估、未完成整改。 List drills."""
     from records.drills import list_drills
 
-    start = dt.date(year, 1, 1) if year else None
-    end = dt.date(year, 12, 31) if year else None
+    start, end = year_range(year)
     with db.open_session(instance().db_url) as session:
         df = list_drills(session, unit=unit_or_none(session, unit), start=start, end=end)
     render(df, fmt, title="应急演练 Drills", out=out)

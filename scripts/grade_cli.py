@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import pandas as pd
 import typer
@@ -19,6 +19,8 @@ from rich.progress import (
 )
 
 from autograder.limits import Limits
+from records.instance import Instance
+from scripts.options import instance
 from scripts.output import stderr, stdout, to_rich
 
 
@@ -48,7 +50,6 @@ def grade(
     `safetrain grade rescue-fire --from 下载的提交.zip`.
     """
     from autograder.batch import BatchOptions, grade_batch  # nbgrader loads after workers start
-    from scripts.options import instance
 
     inst = instance()
     limits = Limits(timeout_cell=timeout_cell, timeout_notebook=timeout_notebook,
@@ -70,6 +71,16 @@ def grade(
 
         batch = grade_batch(inst, options, progress)
 
+    _show_summary(module, batch)
+    feedback = _write_sheet(inst, module)
+    if not no_feedback:
+        stdout.print(f"反馈页：{feedback}/<账号>/{module}/")
+    if batch.retry_later:
+        raise typer.Exit(1)
+
+
+def _show_summary(module: str, batch: Any) -> None:
+    """How many submissions ended how, and which were refused and why."""
     summary = pd.DataFrame([
         ("已评分 graded", batch.count("graded")),
         ("超时（部分得分）timed out", batch.count("timed_out")),
@@ -89,6 +100,9 @@ def grade(
     if not batch.found:
         stderr.print(f"[yellow]没有找到 {module} 的提交：用 --from 指定 zip、文件夹或 exchange。[/]")
 
+
+def _write_sheet(inst: Instance, module: str) -> Path:
+    """The batch sheet (every trainee of the module, item analysis); the feedback folder."""
     from autograder.batch_report import item_analysis, trainee_rows
     from autograder.nbgrader_run import coursedir_for, nbgrader_config
     from records import db
@@ -105,7 +119,4 @@ def grade(
     sheet = write_batch_sheet(inst.reports_dir / f"grades-{module}-{dt.date.today():%Y%m%d}.xlsx",
                               trainees, items, f"{module} 评分")
     stdout.print(f"成绩表（含题目分析）：{sheet}")
-    if not no_feedback:
-        stdout.print(f"反馈页：{Path(coursedir.root) / coursedir.feedback_directory}/<账号>/{module}/")
-    if batch.retry_later:
-        raise typer.Exit(1)
+    return Path(coursedir.root) / coursedir.feedback_directory

@@ -33,6 +33,7 @@ AsOfOpt = Annotated[dt.datetime | None, typer.Option(
 DryRunOpt = Annotated[bool, typer.Option(
     "--dry-run", help="只检查并显示结果，不写入。 Check only, write nothing.")]
 SheetOpt = Annotated[str | None, typer.Option(help="工作表名称（默认第一个可见工作表）。 Sheet.")]
+YearOpt = Annotated[int | None, typer.Option(help="只看这一年。 Calendar year.")]
 UnderOpt = Annotated[str | None, typer.Option(
     help="表中只有姓名、没有单位时，在该单位下查找（默认：组织单位所在街道）。 Where to look up names.")]
 
@@ -83,6 +84,11 @@ def friendly(fn: F) -> F:
 
 def day(value: dt.datetime | None) -> dt.date:
     return value.date() if value else dt.date.today()
+
+
+def year_range(year: int | None) -> tuple[dt.date | None, dt.date | None]:
+    """1 January to 31 December of `year`, or no bounds."""
+    return (dt.date(year, 1, 1), dt.date(year, 12, 31)) if year else (None, None)
 
 
 def unit_or_none(session: Any, ref: str | None) -> Any:

@@ -23,12 +23,14 @@ from scripts.options import (
     SheetOpt,
     UnderOpt,
     UnitOpt,
+    YearOpt,
     curriculum,
     day,
     friendly,
     instance,
     people_from_refs,
     unit_or_none,
+    year_range,
 )
 from scripts.output import (
     STATE_WORDS,
@@ -148,15 +150,14 @@ def import_signin(
 @friendly
 def list_command(
     unit: UnitOpt = None,
-    year: Annotated[int | None, typer.Option(help="只看这一年。 Calendar year.")] = None,
+    year: YearOpt = None,
     fmt: FormatOpt = Format.table,
     out: OutOpt = None,
 ) -> None:
     """列出培训及签到人数。 List sessions with attendance counts."""
     from records.training import list_sessions
 
-    start = dt.date(year, 1, 1) if year else None
-    end = dt.date(year, 12, 31) if year else None
+    start, end = year_range(year)
     with db.open_session(instance().db_url) as session:
         df = list_sessions(session, unit=unit_or_none(session, unit), start=start, end=end)
     render(df, fmt, title="培训 Training sessions", out=out)

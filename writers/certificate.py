@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape
 
 from records import idcard
@@ -44,14 +45,8 @@ def issuer_for(unit_path: str) -> str:
 def render_pdf(cert: Certificate, out: Path, *, modules: list[str],
                hours: str = "", drills: str = "") -> Path:
     """Write an A4 landscape certificate. `modules` are the titles of the modules passed."""
-    from reportlab.graphics import renderPDF
-    from reportlab.graphics.barcode.qr import QrCodeWidget
-    from reportlab.graphics.shapes import Drawing
-    from reportlab.lib.colors import HexColor
     from reportlab.lib.pagesizes import A4, landscape
-    from reportlab.lib.styles import ParagraphStyle
     from reportlab.pdfgen import canvas
-    from reportlab.platypus import Paragraph
 
     register_font()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -61,6 +56,21 @@ def render_pdf(cert: Certificate, out: Path, *, modules: list[str],
     pdf.setTitle(f"培训合格证书 {cert.number}")
     pdf.setAuthor(issuer_for(cert.unit_path))
     pdf.setSubject("SafeTrain")
+    _frame(pdf, width, height)
+    _heading(pdf, cert, width, height)
+    _body(pdf, cert, width, height, modules, hours, drills)
+    _seal(pdf, cert, width)
+    _verification(pdf, cert)
+    if cert.revoked_on is not None:
+        _revoked(pdf, width, height)
+    pdf.showPage()
+    pdf.save()
+    return out
+
+
+def _frame(pdf: Any, width: float, height: float) -> None:
+    """Paper colour, a red border, a double gold rule and red corner dots."""
+    from reportlab.lib.colors import HexColor
 
     pdf.setFillColor(HexColor("#fffdf6"))
     pdf.rect(0, 0, width, height, stroke=0, fill=1)
@@ -74,6 +84,11 @@ def render_pdf(cert: Certificate, out: Path, *, modules: list[str],
     for x, y in ((34, 34), (width - 34, 34), (34, height - 34), (width - 34, height - 34)):
         pdf.setFillColor(HexColor(_RED))
         pdf.circle(x, y, 5, stroke=0, fill=1)
+
+
+def _heading(pdf: Any, cert: Certificate, width: float, height: float) -> None:
+    """The number top right, the title and the subtitle with its rule."""
+    from reportlab.lib.colors import HexColor
 
     pdf.setFillColor(HexColor(_INK))
     pdf.setFont("Courier", 10)
@@ -90,6 +105,14 @@ def render_pdf(cert: Certificate, out: Path, *, modules: list[str],
     pdf.setStrokeColor(HexColor(_GOLD))
     pdf.setLineWidth(0.8)
     pdf.line(width / 2 - 150, height - 152, width / 2 + 150, height - 152)
+
+
+def _body(pdf: Any, cert: Certificate, width: float, height: float, modules: list[str],
+          hours: str, drills: str) -> None:
+    """Holder, unit and post (record text escaped: data, never markup), validity, modules."""
+    from reportlab.lib.colors import HexColor
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.platypus import Paragraph
 
     body = ParagraphStyle("body", fontName=FONT, fontSize=15, leading=28,
                           textColor=HexColor(_INK), wordWrap="CJK", firstLineIndent=29)
@@ -114,7 +137,11 @@ def render_pdf(cert: Certificate, out: Path, *, modules: list[str],
         _, used = listing.wrap(width - 190, 120)
         listing.drawOn(pdf, 95, y - 16 - used)
 
-    # Seal area: the office stamps the printed copy; a printed seal would prove nothing.
+
+def _seal(pdf: Any, cert: Certificate, width: float) -> None:
+    """Seal area: the office stamps the printed copy; a printed seal would prove nothing."""
+    from reportlab.lib.colors import HexColor
+
     cx, cy = width - 190, 128
     pdf.setStrokeColor(HexColor("#d9a0a0"))
     pdf.setDash(3, 3)
@@ -127,6 +154,14 @@ def render_pdf(cert: Certificate, out: Path, *, modules: list[str],
     pdf.setFont(FONT, 14)
     pdf.drawCentredString(cx, cy + 8, issuer_for(cert.unit_path))
     pdf.drawCentredString(cx, cy - 22, chinese_date(cert.issued_on))
+
+
+def _verification(pdf: Any, cert: Certificate) -> None:
+    """The verification code as a QR code and as text, and how to check it."""
+    from reportlab.graphics import renderPDF
+    from reportlab.graphics.barcode.qr import QrCodeWidget
+    from reportlab.graphics.shapes import Drawing
+    from reportlab.lib.colors import HexColor
 
     code_text = f"SafeTrain 证书 {cert.number} 验证码 {cert.code}"
     widget = QrCodeWidget(code_text, barLevel="M")
@@ -144,15 +179,17 @@ def render_pdf(cert: Certificate, out: Path, *, modules: list[str],
     pdf.setFillColor(HexColor("#555555"))
     pdf.drawString(158, 99, "核验方法：safetrain cert verify 验证码")
     pdf.drawString(158, 85, "可查证书是否有效，是否已被撤销或篡改。")
-    if cert.revoked_on is not None:
-        pdf.saveState()
-        pdf.translate(width / 2, height / 2)
-        pdf.rotate(25)
-        pdf.setFillColor(HexColor("#cc0000"))
-        pdf.setFillAlpha(0.35)
-        pdf.setFont(FONT, 90)
-        pdf.drawCentredString(0, -30, "已 撤 销")
-        pdf.restoreState()
-    pdf.showPage()
-    pdf.save()
-    return out
+
+
+def _revoked(pdf: Any, width: float, height: float) -> None:
+    """A revoked certificate says so across the page."""
+    from reportlab.lib.colors import HexColor
+
+    pdf.saveState()
+    pdf.translate(width / 2, height / 2)
+    pdf.rotate(25)
+    pdf.setFillColor(HexColor("#cc0000"))
+    pdf.setFillAlpha(0.35)
+    pdf.setFont(FONT, 90)
+    pdf.drawCentredString(0, -30, "已 撤 销")
+    pdf.restoreState()

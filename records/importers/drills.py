@@ -30,6 +30,7 @@ from records.importers.signin import (
     PersonMatcher,
     PersonRow,
     aliases,
+    checked_report,
     default_scope,
     find_by_title,
     read_person_rows,
@@ -79,13 +80,7 @@ def import_participation(session: Session, path: Path, *, drill: Drill | None = 
     rows, errors, warnings = read_person_rows(
         session, data, day=drill.held_on, scope=scope, extra={"role": parse_drill_role},
         accept_unmatched=resident)
-    report = AttendanceReport(file=path.name, target=drill.code, warnings=warnings)
-    report.rows = len(rows) + len({e.row for e in errors})
-    if errors:
-        errors.sort(key=lambda e: e.row)
-        raise ImportRowsError(errors, report.rows)
-    if not rows:
-        raise InputFileError(f"{path.name}：表头下没有任何人员行。")
+    report = checked_report(path, drill.code, rows, errors, warnings)
     source = f"drill-sheet:{path.name}"
     matched = [r for r in rows if r.person_id is not None]
     upsert_participation(session, drill, [

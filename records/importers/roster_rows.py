@@ -14,7 +14,15 @@ from typing import Any
 
 from records import idcard
 from records.errors import InputFileError, RowError
-from records.importers.table import Column, Table, clean_text, locate_header, parse_date, read_rows
+from records.importers.table import (
+    Column,
+    Table,
+    clean_text,
+    locate_header,
+    parse_date,
+    parse_name,
+    read_rows,
+)
 from records.org import MAX_DEPTH, join_path
 from records.people import normalise_login
 from records.roles import Role, parse_role
@@ -50,7 +58,6 @@ REQUIRED = ("name", "id_number")
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
 _LANDLINE = re.compile(r"^0\d{2,3}-?\d{7,8}(-\d{1,6})?$")
 UNIT_SPLIT = re.compile(r"\s*[/>|\\]\s*")
-_CJK_NAME = re.compile(r"^[\u3400-\u9fff·]+$")
 
 
 @dataclass(frozen=True)
@@ -132,15 +139,7 @@ def _parse_row(
 ) -> dict[str, Any]:
     """Field values of one row; problems go to `fail` (the row is then dropped)."""
     out: dict[str, Any] = {}
-    name = clean_text(raw.get("name"))
-    if _CJK_NAME.match(name.replace(" ", "")):
-        name = name.replace(" ", "")  # "张  三" is aligned, not two words
-    name = re.sub(r"\s+", " ", name)
-    if not name:
-        fail("name", "姓名为空")
-    elif len(name) > 50 or any(ch.isdigit() for ch in name):
-        fail("name", f"姓名「{name}」不像人名（含数字或过长）")
-    out["name"] = name
+    out["name"] = parse_name(raw.get("name"), fail)
 
     out["id_number"] = _parse_id(raw.get("id_number"), as_of, fail)
 

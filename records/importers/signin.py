@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from records import idcard
 from records.errors import ImportRowsError, InputFileError, RowError
 from records.importers.matching import PersonMatcher, default_scope
-from records.importers.table import Table, clean_text, locate_header, read_rows
+from records.importers.table import Table, clean_text, locate_header, parse_name, read_rows
 from records.models import PATH_SEP, Attendance, OrgUnit, TrainingSession
 from records.training import (
     AttendanceReport,
@@ -68,7 +68,6 @@ def aliases(extra: Mapping[str, list[str]] | None = None) -> dict[str, str]:
 # Columns every sign-in sheet has and nobody needs told are ignored.
 _USUAL_EXTRAS = {"序号", "编号", "no", "no.", "签名", "本人签名", "签字", "联系电话", "手机号",
                  "手机", "电话", "职务", "岗位", "性别"}
-_CJK_NAME = re.compile(r"^[\u3400-\u9fff·]+$")
 _TITLE_DATE = re.compile(r"(\d{4})\s*(?:年|[-/.])\s*(\d{1,2})\s*(?:月|[-/.])\s*(\d{1,2})")
 
 
@@ -241,15 +240,7 @@ def read_person_rows(
 def _parse_fields(raw: dict[str, Any], table: Table, extra: Mapping[str, Callable[[str], Any]],
                   hours: float | None, fail: Callable[[str, str], None]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    name = clean_text(raw.get("name"))
-    if _CJK_NAME.match(name.replace(" ", "")):
-        name = name.replace(" ", "")
-    name = re.sub(r"\s+", " ", name)
-    if not name:
-        fail("name", "姓名为空")
-    elif len(name) > 50 or any(ch.isdigit() for ch in name):
-        fail("name", f"姓名「{name}」不像人名（含数字或过长）")
-    out["name"] = name
+    out["name"] = parse_name(raw.get("name"), fail)
 
     out["id_number"] = None
     value = raw.get("id_number")
@@ -326,13 +317,7 @@ def import_signin(session: Session, path: Path, *, training: TrainingSession | N
     scope = under or default_scope(session, training.organizer)
     rows, errors, warnings = read_person_rows(session, data, day=training.held_on, scope=scope,
                                               hours=training.hours)
-    report = AttendanceReport(file=path.name, target=training.code, warnings=warnings)
-    report.rows = len(rows) + len({e.row for e in errors})
-    if errors:
-        errors.sort(key=lambda e: e.row)
-        raise ImportRowsError(errors, report.rows)
-    if not rows:
-        raise InputFileError(f"{path.name}：表头下没有任何人员行。")
+    report = checked_report(path, training.code, rows, errors, warnings)
     source = f"signin:{path.name}"
     upsert_attendance(session, training, [
         {"person_id": r.person_id, "status": r.status, "minutes": r.minutes, "note": r.note,
@@ -340,3 +325,15 @@ def import_signin(session: Session, path: Path, *, training: TrainingSession | N
     return report
 
 
+def checked_report(path: Path, target: str, rows: list[Any], errors: list[RowError],
+                   warnings: list[str]) -> AttendanceReport:
+    """The import's report, all-or-nothing: any bad row raises them all (in row order), and
+    a sheet with no person rows under its header is an error."""
+    report = AttendanceReport(file=path.name, target=target, warnings=warnings)
+    report.rows = len(rows) + len({e.row for e in errors})
+    if errors:
+        errors.sort(key=lambda e: e.row)
+        raise ImportRowsError(errors, report.rows)
+    if not rows:
+        raise InputFileError(f"{path.name}：表头下没有任何人员行。")
+    return report

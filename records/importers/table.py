@@ -11,7 +11,7 @@ import datetime as dt
 import io
 import re
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,23 @@ def clean_text(value: Any) -> str:
         value = int(value)
     text = unicodedata.normalize("NFKC", str(value)).translate(_ZERO_WIDTH)
     return text.strip()
+
+
+_CJK_NAME = re.compile(r"^[\u3400-\u9fff·]+$")
+
+
+def parse_name(value: Any, fail: Callable[[str, str], None]) -> str:
+    """A person's name as written: spaces aligning a Chinese name dropped ("张  三" is one
+    word), other runs of spaces made one; an empty or unlikely name goes to `fail`."""
+    name = clean_text(value)
+    if _CJK_NAME.match(name.replace(" ", "")):
+        name = name.replace(" ", "")
+    name = re.sub(r"\s+", " ", name)
+    if not name:
+        fail("name", "姓名为空")
+    elif len(name) > 50 or any(ch.isdigit() for ch in name):
+        fail("name", f"姓名「{name}」不像人名（含数字或过长）")
+    return name
 
 
 def header_keys(text: Any) -> list[str]:

@@ -10,6 +10,7 @@ organised in the unit's subtree that had a plan.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import and_, case, func, select
@@ -78,25 +79,7 @@ def by_unit(session: Session, *, period: Period | str | None = None,
                                               touched.c.drill_id)))).label("recent"))
         .join(t, t.c.unit_id == touched.c.unit_id).group_by(t.c.ancestor_id)))
     own_last = frame(session, select(last.c.unit_id, last.c.last))
-    people = (select(DrillParticipation.drill_id, func.count().label("n"))
-              .where(DrillParticipation.status.in_([Attendance.present, Attendance.left_early]))
-              .group_by(DrillParticipation.drill_id).subquery("people"))
-    planned = frame(session, (
-        select(t.c.ancestor_id,
-               func.sum(Drill.planned_participants).label("planned"),
-               func.sum(func.coalesce(people.c.n, 0) + Drill.residents).label("actual"))
-        .join(t, t.c.unit_id == Drill.organizer_id)
-        .outerjoin(people, people.c.drill_id == Drill.id)
-        .where(Drill.held_on.between(scope.start, scope.end),
-               Drill.planned_participants.is_not(None))
-        .group_by(t.c.ancestor_id)))
-    overdue = frame(session, (
-        select(t.c.ancestor_id, func.count(DrillAction.id).label("overdue"))
-        .join(Drill, Drill.id == DrillAction.drill_id)
-        .join(t, t.c.unit_id == Drill.organizer_id)
-        .where(DrillAction.status.in_(OPEN_ACTIONS), DrillAction.due_on < scope.end,
-               Drill.held_on <= scope.end)
-        .group_by(t.c.ancestor_id)))
+    planned, overdue = _planned_and_overdue(session, scope, t)
 
     out = units_frame(session, scope)
 
@@ -132,6 +115,32 @@ def by_unit(session: Session, *, period: Period | str | None = None,
                "本期无演练", f"近{months}个月无演练", f"下属社区近{months}个月无演练数",
                "计划参演人数", "实际参演人数", "参演完成率%", "逾期整改项"]
     return out[columns]
+
+
+def _planned_and_overdue(session: Session, scope: Scope, t: Any) -> tuple[pd.DataFrame,
+                                                                          pd.DataFrame]:
+    """Per ancestor unit: participants planned and present in the period's drills it
+    organised (residents included), and their improvement actions open past due."""
+    people = (select(DrillParticipation.drill_id, func.count().label("n"))
+              .where(DrillParticipation.status.in_([Attendance.present, Attendance.left_early]))
+              .group_by(DrillParticipation.drill_id).subquery("people"))
+    planned = frame(session, (
+        select(t.c.ancestor_id,
+               func.sum(Drill.planned_participants).label("planned"),
+               func.sum(func.coalesce(people.c.n, 0) + Drill.residents).label("actual"))
+        .join(t, t.c.unit_id == Drill.organizer_id)
+        .outerjoin(people, people.c.drill_id == Drill.id)
+        .where(Drill.held_on.between(scope.start, scope.end),
+               Drill.planned_participants.is_not(None))
+        .group_by(t.c.ancestor_id)))
+    overdue = frame(session, (
+        select(t.c.ancestor_id, func.count(DrillAction.id).label("overdue"))
+        .join(Drill, Drill.id == DrillAction.drill_id)
+        .join(t, t.c.unit_id == Drill.organizer_id)
+        .where(DrillAction.status.in_(OPEN_ACTIONS), DrillAction.due_on < scope.end,
+               Drill.held_on <= scope.end)
+        .group_by(t.c.ancestor_id)))
+    return planned, overdue
 
 
 def _own_counts(session: Session, scope: Scope, recent: dt.date) -> pd.DataFrame:

@@ -86,29 +86,9 @@ def person_statuses(session: Session, *, scope: Scope | None = None,
     held_sq = posts.subquery("held")
     people = select(held_sq.c.person_id)
 
-    held = frame(session, (
-        select(held_sq.c.person_id, held_sq.c.unit_id,
-               cast(held_sq.c.role, String).label("role"), held_sq.c.start_date)
-        .join(Person, Person.id == held_sq.c.person_id)
-        .join(OrgUnit, OrgUnit.id == held_sq.c.unit_id)
-        .order_by(OrgUnit.path, Person.name, held_sq.c.role, held_sq.c.start_date)))
-    # Same role in two units at once: judged once, in the first unit, as the register does.
-    held = held.drop_duplicates(["person_id", "role"]).reset_index(drop=True)
+    held = _held(session, held_sq, people, day)
     if held.empty:
         return _empty(names)
-    held["role_since"] = held["start_date"]
-    history: dict[tuple[int, str], list[Any]] = defaultdict(list)
-    for p in session.execute(
-            select(Post.person_id, cast(Post.role, String).label("role"), Post.start_date,
-                   Post.end_date)
-            .where(Post.person_id.in_(people), Post.start_date <= day,
-                   Post.end_date.is_not(None))):
-        history[(p.person_id, p.role)].append(p)
-    if history:  # an earlier post in the same role, ending the day before, continues the run
-        keys = list(zip(held["person_id"], held["role"], strict=True))
-        held["role_since"] = [
-            role_since(start, history[key]) if key in history else start
-            for key, start in zip(keys, held["start_date"], strict=True)]
 
     certs = frame(session, (
         select(Certificate.id, Certificate.person_id,
@@ -145,6 +125,34 @@ def person_statuses(session: Session, *, scope: Scope | None = None,
         _ask_the_rules(session, scope, rules, out, ask, certs)
     out = out[COLUMNS_BASE]
     return with_names(session, out) if names else out
+
+
+def _held(session: Session, held_sq: Any, people: Any, day: dt.date) -> pd.DataFrame:
+    """The posts held on `day` (one per person and role) with since when the role is held."""
+    held = frame(session, (
+        select(held_sq.c.person_id, held_sq.c.unit_id,
+               cast(held_sq.c.role, String).label("role"), held_sq.c.start_date)
+        .join(Person, Person.id == held_sq.c.person_id)
+        .join(OrgUnit, OrgUnit.id == held_sq.c.unit_id)
+        .order_by(OrgUnit.path, Person.name, held_sq.c.role, held_sq.c.start_date)))
+    # Same role in two units at once: judged once, in the first unit, as the register does.
+    held = held.drop_duplicates(["person_id", "role"]).reset_index(drop=True)
+    if held.empty:
+        return held
+    held["role_since"] = held["start_date"]
+    history: dict[tuple[int, str], list[Any]] = defaultdict(list)
+    for p in session.execute(
+            select(Post.person_id, cast(Post.role, String).label("role"), Post.start_date,
+                   Post.end_date)
+            .where(Post.person_id.in_(people), Post.start_date <= day,
+                   Post.end_date.is_not(None))):
+        history[(p.person_id, p.role)].append(p)
+    if history:  # an earlier post in the same role, ending the day before, continues the run
+        keys = list(zip(held["person_id"], held["role"], strict=True))
+        held["role_since"] = [
+            role_since(start, history[key]) if key in history else start
+            for key, start in zip(keys, held["start_date"], strict=True)]
+    return held
 
 
 def _ask_the_rules(session: Session, scope: Scope, rules: dict[Role, Any], out: pd.DataFrame,
