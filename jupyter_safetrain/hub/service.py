@@ -205,8 +205,9 @@ class Trainee(RecordsHandler):
                 pending[module] = max(when, pending.get(module, when))
             status = trainee_status(session, records.curriculum, person, as_of=day,
                                     submitted=pending)
-            return with_attempts(dataclasses.asdict(status), trainee_allowances(
+            answer = with_attempts(dataclasses.asdict(status), trainee_allowances(
                 session, records.curriculum, person.trainee_id), dt.datetime.now(dt.UTC))
+            return {**answer, "hub": True}  # the panel offers 获取 / 检查作答 / 提交
 
         self.send_json(await self.run(answer))
 

@@ -96,6 +96,7 @@ export interface ModuleStatus {
 }
 
 export interface TraineeStatus {
+  hub?: boolean; // served by the hub's records service: 获取 / 检查作答 / 提交 in the panel
   login: string;
   name: string;
   masked_id: string;

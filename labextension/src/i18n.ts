@@ -55,7 +55,17 @@ const EN: Record<string, string> = {
   '你没有可查看的单位。请管理员运行 safetrain admin grant。':
     'You may not see any unit. Ask an administrator to run safetrain admin grant.',
   '已打开': 'Opened',
-  '非必修': 'optional'
+  '非必修': 'optional',
+  '获取': 'Fetch',
+  '检查作答': 'Check answers',
+  '提交': 'Hand in',
+  '反馈': 'Feedback',
+  '检查作答：{module} 没有发现问题，可以提交。': 'Check: no problems found in {module}; ready to hand in.',
+  '检查作答：{module} 可以提交，但请看下面的提示：': 'Check: {module} can be handed in, but note:',
+  '检查作答：{module} 有必须改正的地方（改好并保存后再提交）：': 'Check: fix these in {module} (then save and hand in):',
+  '提交 {module}？提交后以服务器收到的时间为准。': 'Hand in {module}? The time the server receives it counts.',
+  '已提交 {module}（服务器收到时间 {when}），等待评分。': 'Handed in {module} (received {when}); waiting to be graded.',
+  '{module} 的反馈': 'Feedback on {module}'
 };
 
 export class I18n {

@@ -49,13 +49,22 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const openNotebook = async (path: string) => {
       await app.commands.execute('docmanager:open', { path });
     };
+    // 提交 hands in what is on disk: an open, changed copy of the notebook is saved first.
+    const saveNotebook = async (path: string) => {
+      for (const widget of Array.from(app.shell.widgets('main'))) {
+        const context = (widget as unknown as { context?: { path: string; model: { dirty: boolean }; save(): Promise<void> } }).context;
+        if (context && context.path === path && context.model.dirty) {
+          await context.save();
+        }
+      }
+    };
     app.commands.addCommand(MY, {
       label: i18n.t('我的培训'),
       caption: i18n.t('我的培训'),
       // Shown unless the login is only an administrator: someone not (yet) found in the
       // roster sees the panel say why and how to start JupyterLab with their login.
       isVisible: () => current.trainee || !current.admin,
-      execute: () => open(new MyTrainingPanel(i18n, openNotebook))
+      execute: () => open(new MyTrainingPanel(i18n, openNotebook, saveNotebook))
     });
     app.commands.addCommand(COVERAGE, {
       label: i18n.t('培训覆盖'),

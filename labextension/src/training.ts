@@ -7,11 +7,22 @@ import { append, h, num, table } from './dom';
 import { I18n } from './i18n';
 
 export type OpenNotebook = (path: string) => Promise<void>;
+export type SaveNotebook = (path: string) => Promise<void>;
+
+interface Problem {
+  item: string;
+  line: number;
+  column: number;
+  kind: string;
+  message: string;
+  blocking: boolean;
+}
 
 export class MyTrainingPanel extends Widget {
   constructor(
     private readonly i18n: I18n,
-    private readonly openNotebook: OpenNotebook
+    private readonly openNotebook: OpenNotebook,
+    private readonly saveNotebook: SaveNotebook = async () => undefined
   ) {
     super();
     this.id = 'safetrain-my-training';
@@ -30,6 +41,10 @@ export class MyTrainingPanel extends Widget {
       this.node.replaceChildren(h('p', { class: 'st-error', 'data-st': 'error' }, String((err as Error).message)));
     }
   }
+
+  // Where 检查作答 / 提交 say what they found, and where feedback is shown (text only, or
+  // a frame with sandbox="": the feedback page never runs as part of JupyterLab).
+  private readonly notes = h('div', { class: 'st-notes', 'data-st': 'notes', 'aria-live': 'polite' });
 
   private render(s: TraineeStatus): void {
     const t = (x: string, v?: Record<string, string | number>) => this.i18n.t(x, v);
@@ -58,7 +73,8 @@ export class MyTrainingPanel extends Widget {
       cards,
       ...s.roles.map(r => this.roleBlock(r)),
       h('h3', {}, t('必修模块')),
-      this.modules(s.modules),
+      this.modules(s.modules, Boolean(s.hub)),
+      this.notes,
       h('h3', {}, t('培训记录（近12个月）')),
       table(
         [t('日期'), t('培训'), t('形式'), t('签到'), t('学时')],
@@ -106,16 +122,18 @@ export class MyTrainingPanel extends Widget {
     return block;
   }
 
-  private modules(modules: ModuleStatus[]): HTMLElement {
+  private modules(modules: ModuleStatus[], hub: boolean): HTMLElement {
     const t = (x: string) => this.i18n.t(x);
     const rows = modules.map(m => {
       const best =
         m.best_percent === null ? '—' : `${num(m.best_score)} / ${num(m.max_score)}（${num(m.best_percent)}%）`;
-      const button = h(
-        'button',
-        { class: 'jp-Button st-button', 'data-module': m.id, onclick: () => void this.open(m.id) },
-        m.status === 'not_started' ? t('打开') : t('继续')
-      );
+      const button = hub
+        ? this.hubButtons(m)
+        : h(
+            'button',
+            { class: 'jp-Button st-button', 'data-module': m.id, onclick: () => void this.open(m.id) },
+            m.status === 'not_started' ? t('打开') : t('继续')
+          );
       return [
         h('span', {}, m.title, m.required ? null : h('span', { class: 'st-muted' }, `（${t('非必修')}）`)),
         `${num(m.pass_mark)}%`,
@@ -143,6 +161,87 @@ export class MyTrainingPanel extends Widget {
       cell.appendChild(h('div', { class: 'st-error' }, t('次数已用完，请联系管理员')));
     }
     return cell;
+  }
+
+  // On a hub: 获取 (the released notebook into MODULE/MODULE.ipynb, never over one's work),
+  // 检查作答 (answers parsed, not run), 提交 (saved, checked, handed to the records service),
+  // 反馈 once something was graded.
+  private hubButtons(m: ModuleStatus): HTMLElement {
+    const t = (x: string) => this.i18n.t(x);
+    const button = (label: string, action: string, fn: () => Promise<void>) =>
+      h('button', { class: 'jp-Button st-button', 'data-module': m.id, 'data-action': action, onclick: () => void fn() }, label);
+    return h(
+      'span',
+      { class: 'st-actions' },
+      button(t('获取'), 'fetch', () => this.open(m.id)),
+      button(t('检查作答'), 'check', async () => void (await this.check(m.id))),
+      button(t('提交'), 'submit', () => this.submit(m.id)),
+      m.attempts > 0 || m.best_percent !== null ? button(t('反馈'), 'feedback', () => this.feedback(m.id)) : null
+    );
+  }
+
+  private say(cls: string, title: string, lines: string[] = []): void {
+    this.notes.replaceChildren(h('p', { class: cls, 'data-st': 'note' }, title));
+    if (lines.length) {
+      this.notes.appendChild(h('ul', {}, lines.map(x => h('li', { 'data-st': 'problem' }, x))));
+    }
+    this.notes.scrollIntoView({ block: 'nearest' });
+  }
+
+  private async check(module: string): Promise<boolean> {
+    const t = (x: string, v?: Record<string, string | number>) => this.i18n.t(x, v);
+    try {
+      await this.saveNotebook(`${module}/${module}.ipynb`);
+      const res = await getJSON<{ problems: Problem[]; ready: boolean }>(`me/modules/${module}/check`);
+      if (!res.problems.length) {
+        this.say('st-ok', t('检查作答：{module} 没有发现问题，可以提交。', { module }));
+      } else {
+        const head = res.ready
+          ? t('检查作答：{module} 可以提交，但请看下面的提示：', { module })
+          : t('检查作答：{module} 有必须改正的地方（改好并保存后再提交）：', { module });
+        this.say(res.ready ? 'st-warn' : 'st-error', head, res.problems.map(p => p.message));
+      }
+      return res.ready;
+    } catch (err) {
+      this.say('st-error', String((err as Error).message));
+      return false;
+    }
+  }
+
+  private async submit(module: string): Promise<void> {
+    const t = (x: string, v?: Record<string, string | number>) => this.i18n.t(x, v);
+    if (!(await this.check(module))) {
+      return;
+    }
+    if (!window.confirm(t('提交 {module}？提交后以服务器收到的时间为准。', { module }))) {
+      return;
+    }
+    try {
+      const res = await getJSON<{ received: string; problems: Problem[] }>(`me/modules/${module}/submit`, { method: 'POST' });
+      const when = new Date(res.received).toLocaleString();
+      await this.refresh();
+      this.say('st-ok', t('已提交 {module}（服务器收到时间 {when}），等待评分。', { module, when }), res.problems.map(p => p.message));
+    } catch (err) {
+      this.say('st-error', String((err as Error).message));
+    }
+  }
+
+  private async feedback(module: string): Promise<void> {
+    const t = (x: string, v?: Record<string, string | number>) => this.i18n.t(x, v);
+    try {
+      const res = await getJSON<{ html: string }>(`me/modules/${module}/feedback`);
+      const frame = h('iframe', {
+        class: 'st-feedback',
+        sandbox: '',
+        referrerpolicy: 'no-referrer',
+        title: t('{module} 的反馈', { module }),
+        'data-st': 'feedback'
+      }) as HTMLIFrameElement;
+      frame.srcdoc = res.html;
+      this.notes.replaceChildren(h('h3', {}, t('{module} 的反馈', { module })), frame);
+    } catch (err) {
+      this.say('st-error', String((err as Error).message));
+    }
   }
 
   private async open(module: string): Promise<void> {
