@@ -102,3 +102,25 @@ def test_init_refuses_a_password_on_the_command_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["hub", "init", "--prefix", str(tmp_path), "--db",
                                       "sqlite:///x.db"])
     assert result.exit_code == 2 and "PostgreSQL" in result.output
+
+
+def test_user_servers_get_no_instructor_tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """#20: formgrader, create assignment, the course and assignment lists are off in every
+    user server (command line: wins over any config file) and nbgrader's lab extension is
+    disabled in the page configuration the servers read."""
+    import json
+
+    from jupyter_server.serverapp import ServerApp
+
+    layout = deploy.Layout(tmp_path)
+    users = deploy.HubUsers({"zhangsan"}, set(), set(), set())
+    c = _load(deploy.render_config(layout, deploy.Settings(user_prefix="st-"), users, {"zhangsan"}))
+    app = ServerApp()
+    app.parse_command_line(c.Spawner.args)
+    assert app.config.ServerApp.jpserver_extensions == {
+        name: False for name in deploy.NBGRADER_SERVER_EXTENSIONS}
+    assert c.Spawner.environment["JUPYTER_CONFIG_PATH"] == str(layout.jupyter_config)
+    deploy.publish_curriculum(layout)
+    page = json.loads((layout.jupyter_config / "labconfig" / "page_config.json").read_text())
+    assert page == {"disabledExtensions": {"@jupyter/nbgrader": True}}
+    assert oct((layout.jupyter_config / "labconfig").stat().st_mode & 0o777) == "0o755"

@@ -95,6 +95,11 @@ class Layout:
         return self.prefix / "home"
 
     @property
+    def jupyter_config(self) -> Path:
+        """Jupyter configuration every user server reads (JUPYTER_CONFIG_PATH): root's, 0755."""
+        return self.prefix / "jupyter"
+
+    @property
     def hub(self) -> Path:
         return self.prefix / "hub"
 
@@ -227,8 +232,17 @@ def hub_users(session: Session, *, as_of: dt.date, instructors: list[str]) -> Hu
     return users
 
 
+# nbgrader's instructor tools are not offered on the hub: trainers grade with
+# `safetrain grade MODULE --from exchange` (docs/hub.md), trainees hand in from 我的培训.
+NBGRADER_SERVER_EXTENSIONS = (
+    "nbgrader.server_extensions.formgrader", "nbgrader.server_extensions.assignment_list",
+    "nbgrader.server_extensions.course_list", "nbgrader.server_extensions.validate_assignment")
+NBGRADER_LAB_EXTENSION = "@jupyter/nbgrader"
+
+
 def publish_curriculum(layout: Layout) -> None:
-    """curriculum.yml (and nothing else of courses/) where user servers and the service read."""
+    """What user servers read, where they can: curriculum.yml (and nothing else of
+    courses/), and the lab's page configuration that leaves out nbgrader's lab extension."""
     from records.curriculum import courses_dir
 
     layout.courses.mkdir(parents=True, exist_ok=True)
@@ -236,6 +250,13 @@ def publish_curriculum(layout: Layout) -> None:
     target = layout.courses / "curriculum.yml"
     shutil.copyfile(courses_dir() / "curriculum.yml", target)
     target.chmod(0o644)
+    labconfig = layout.jupyter_config / "labconfig"
+    labconfig.mkdir(parents=True, exist_ok=True)
+    for folder in (layout.jupyter_config, labconfig):
+        folder.chmod(0o755)
+    page = labconfig / "page_config.json"
+    page.write_text(json.dumps({"disabledExtensions": {NBGRADER_LAB_EXTENSION: True}}, indent=1))
+    page.chmod(0o644)
 
 
 def render_config(layout: Layout, settings: Settings, users: HubUsers,
@@ -279,7 +300,11 @@ def render_config(layout: Layout, settings: Settings, users: HubUsers,
         ("Spawner.http_timeout", 90),
         ("Spawner.environment", {RECORDS_URL_ENV: records_url,
                                  "SAFETRAIN_COURSES": str(layout.courses),
+                                 "JUPYTER_CONFIG_PATH": str(layout.jupyter_config),
                                  "LANG": "C.UTF-8"}),
+        # No instructor tools in user servers (a command line wins over every config file).
+        ("Spawner.args", [f"--ServerApp.jpserver_extensions={name}=False"
+                          for name in NBGRADER_SERVER_EXTENSIONS]),
         ("Spawner.server_token_scopes", ["users:activity!user", "access:servers!server",
                                          ACCESS_SCOPE, SCOPE_OWN, SCOPE_UNITS]),
         ("JupyterHub.custom_scopes", {
