@@ -153,10 +153,12 @@ def test_course_list_shows_every_module_with_items_and_points():
     result = invoke("course", "list", "--format", "csv")
     assert result.exit_code == 0
     lines = result.output.strip().splitlines()
-    assert lines[0].startswith("模块,名称,版本,计分题数,总分")
-    assert len(lines) == 8
-    for line in lines[1:]:
-        assert int(line.split(",")[3]) >= 12
+    assert lines[0].startswith("模块,名称,版本,计分题数,总分") and lines[0].endswith(",必修自")
+    curriculum = load_curriculum()
+    assert len(lines) == 1 + len(curriculum.modules)
+    for line, module in zip(lines[1:], curriculum.modules, strict=True):
+        assert line.startswith(f"{module.id},") and int(line.split(",")[3]) >= 12
+        assert line.endswith(f",{curriculum.module_from(module)}")  # go-live or a later start
 
 
 def test_home_option_reaches_subcommands(tmp_path, monkeypatch):
