@@ -9,11 +9,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("records", "writers", "demo", "autograder", "jupyter_safetrain", "scripts")
 MAX_FUNCTION, MAX_MODULE, BLOCK = 80, 420, 6
-# Known debt, to be split (issue #15). Owned elsewhere: autograder/validation.py and
-# autograder/naive.py (the integrator), jupyter_safetrain/hub/ (issue #19, in progress).
-LONG_MODULES = {"demo/activity.py", "autograder/codec.py", "autograder/judge.py",
-                "autograder/validation.py"}
-LONG_FUNCTIONS = {"demo/activity.py:drills", "demo/activity.py:attempts_and_certificates"}
+# Known debt, to be split (issue #15). Not checked while owned elsewhere:
+# autograder/validation.py and autograder/naive.py (the integrator), jupyter_safetrain/hub/
+# (issue #19, in progress; hub/service.py repeats blocks of handlers.py).
+LONG_MODULES = {"autograder/codec.py", "autograder/judge.py"}
+LONG_FUNCTIONS: set[str] = set()
 NOT_OURS = ("jupyter_safetrain/hub/", "autograder/validation.py", "autograder/naive.py")
 
 
@@ -22,7 +22,7 @@ def _sources() -> list[tuple[str, str]]:
     for package in PACKAGES:
         for path in sorted((ROOT / package).rglob("*.py")):
             name = path.relative_to(ROOT).as_posix()
-            if "/migrations/" not in name:
+            if "/migrations/" not in name and not name.startswith(NOT_OURS):
                 out.append((name, path.read_text(encoding="utf-8")))
     return out
 
@@ -59,8 +59,6 @@ def _body_lines(text: str, fn: ast.FunctionDef | ast.AsyncFunctionDef) -> list[t
 def test_no_repeated_blocks():
     seen: dict[tuple[str, ...], set[tuple[str, int]]] = collections.defaultdict(set)
     for name, text in _sources():
-        if name.startswith(NOT_OURS):
-            continue
         for fn in _functions(ast.parse(text)):
             lines = _body_lines(text, fn)
             for k in range(len(lines) - BLOCK + 1):
