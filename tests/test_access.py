@@ -111,10 +111,13 @@ def test_trainee_status_figures(session, city):
     assert (me.drills, me.drills_required) == (1, 1)
     assert [d.title for d in me.drill_list] == ["幸福社区消防疏散演练"]
     assert [s.hours for s in me.sessions] == [2.0, 3.0]
-    status = {m.id: m.status for m in me.modules}
+    status = {m.id: m.status for m in me.modules if m.required_from is None}
     assert status == {"law-work-safety": "passed", "law-emergency-response": "passed",
                       "law-training-rules": "passed", "rescue-fire": "passed",
                       "rescue-first-aid": "failed", "rescue-disasters": "submitted"}
+    # Modules required only later are listed too, not started, with their first day.
+    later = {m.id: (m.status, m.required_from) for m in me.modules if m.required_from}
+    assert later and all(st == "not_started" and day > AS_OF for st, day in later.values())
     first_aid = next(m for m in me.modules if m.id == "rescue-first-aid")
     assert (first_aid.best_percent, first_aid.attempts) == (60.0, 1)
     [role] = me.roles
