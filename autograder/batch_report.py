@@ -45,7 +45,9 @@ def trainee_rows(session: Session, module: Module) -> pd.DataFrame:
     df["得分率"] = (df["得分"] / df["满分"].where(df["满分"] > 0)).fillna(0.0)
     df["通过"] = df["通过"].map({True: "是", False: "否"})
     df["状态"] = df["状态"].map(lambda s: s.label if s is not None else "")
-    df["提交时间"] = df["提交时间"].map(lambda t: t.strftime("%Y-%m-%d %H:%M") if t else "")
+    # A column mixing times and attempts recorded without one holds NaT (truthy, no strftime).
+    df["提交时间"] = df["提交时间"].map(
+        lambda t: "" if t is None or pd.isna(t) else t.strftime("%Y-%m-%d %H:%M"))
     df["已用次数"] = df["账号"].map(lambda t: limits[t].used).astype(int)
     df["剩余次数"] = df["账号"].map(lambda t: limits[t].left).astype(int)
     return df[["账号", "姓名", "单位", "得分", "满分", "得分率", "通过", "已用次数", "剩余次数",

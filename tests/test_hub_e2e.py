@@ -517,6 +517,153 @@ def test_chromium_shows_my_training_for_a(hub: Hub) -> None:
     assert (folder / "hub-my-training.png").stat().st_size > 10_000
 
 
+# --------------------------------------------------------------------------- hand in (#20)
+
+MODULE = "rescue-disasters"  # required for A, never attempted in the fixture city
+
+
+def _answers() -> dict[str, str]:
+    """{grade_id: the solution's code} from the module's source: what a trainee who knows
+    every answer would type."""
+    source = json.loads((ROOT / "courses" / "source" / MODULE / f"{MODULE}.ipynb").read_text())
+    answers = {}
+    for cell in source["cells"]:
+        meta = cell["metadata"].get("nbgrader", {})
+        if meta.get("solution") and not meta.get("grade"):
+            text = "".join(cell["source"])
+            inside = text.split("### BEGIN SOLUTION", 1)[1].split("### END SOLUTION", 1)[0]
+            answers[meta["grade_id"]] = inside.strip("\n")
+    return answers
+
+
+def _answered(released: dict, answers: dict[str, str], wrong_quotes: bool) -> dict:
+    notebook = json.loads(json.dumps(released))
+    for cell in notebook["cells"]:
+        grade_id = cell["metadata"].get("nbgrader", {}).get("grade_id")
+        if grade_id in answers and not cell["metadata"]["nbgrader"].get("grade"):
+            cell["source"] = answers[grade_id]
+    if wrong_quotes:  # a Chinese input method's quotes in the first single-choice item
+        for cell in notebook["cells"]:
+            if cell["metadata"].get("nbgrader", {}).get("solution") and '"' in cell["source"]:
+                cell["source"] = cell["source"].replace('"', "“", 1).replace('"', "”", 1)
+                break
+    return notebook
+
+
+def _kernel_tries(hub: Hub, session, name: str, paths: dict[str, str]) -> dict[str, str]:  # noqa: ANN001
+    code = ("import json, os\nout = {}\nfor what, path in json.loads(PATHS).items():\n"
+            "    try:\n"
+            "        if what.startswith('write'):\n"
+            "            os.makedirs(os.path.dirname(path), exist_ok=True)\n"
+            "            open(path, 'w').write('{}')\n"
+            "        else:\n"
+            "            open(path, 'rb').read()\n"
+            "        out[what] = 'DONE'\n"
+            "    except OSError as exc:\n"
+            "        out[what] = type(exc).__name__\n"
+            "print(json.dumps(out))\n").replace("PATHS", repr(json.dumps(paths)))
+    return json.loads(run_in_kernel(hub, session, name, code).strip().splitlines()[-1])
+
+
+def test_a_hands_in_b_cannot_impersonate_the_trainer_grades_a_sees_feedback(hub: Hub) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SAFETRAIN_", "PG"))}
+    env["PYTHONPATH"] = str(ROOT)
+    records = hub.prefix / "records"
+    # The trainer releases the module into the deployment's records instance (README).
+    run([*SAFETRAIN, "--home", str(records), "course", "release", MODULE], env=env, cwd=ROOT)
+    a, b = login(hub, A, hub.passwords[A]), login(hub, B, hub.passwords[B])
+    for session, name in ((a, A), (b, B)):
+        session.post(hub.url + f"hub/api/users/{name}/server", timeout=60)  # 400: running
+        wait_server(hub, session, name)
+    mine = hub.url + f"user/{A}/safetrain/api/me/modules/{MODULE}"
+
+    # No instructor tools in A's server: no formgrader, nbgrader's lab extension disabled.
+    assert a.get(hub.url + f"user/{A}/formgrader", timeout=60).status_code == 404
+    lab = a.get(hub.url + f"user/{A}/lab", timeout=60).text
+    import re
+
+    found = re.search(r'<script id="jupyter-config-data"[^>]*>(.*?)</script>', lab, re.S)
+    assert found, lab[:2000]
+    config = json.loads(found.group(1))
+    assert "@jupyter/nbgrader" in config["disabledExtensions"], config["disabledExtensions"]
+
+    # 获取: the released notebook into A's folder.
+    fetched = a.post(mine + "/open", timeout=60)
+    assert fetched.status_code == 200, fetched.text
+    assert fetched.json()["how"] == "fetched"
+    contents = hub.url + f"user/{A}/api/contents/{MODULE}/{MODULE}.ipynb"
+    released = a.get(contents, timeout=60).json()["content"]
+    answers = _answers()
+
+    # A answers with a Chinese input method's quotes: 检查作答 says so, 提交 refuses.
+    put = {"type": "notebook", "format": "json"}
+    wrong = _answered(released, answers, wrong_quotes=True)
+    assert a.put(contents, json={**put, "content": wrong}, timeout=60).status_code == 200
+    check = a.get(mine + "/check", timeout=60).json()
+    assert not check["ready"] and check["problems"][0]["kind"] == "chinese_quote", check
+    assert "中文引号" in check["problems"][0]["message"]
+    refused = a.post(mine + "/submit", timeout=60)
+    assert refused.status_code == 422 and refused.json()["message"].startswith("未提交：")
+    handin = records / "handin" / MODULE / A / f"{MODULE}.ipynb"
+    assert not handin.exists()
+    # Fixed: checked clean, handed in under A's hub name with the service's time.
+    right = _answered(released, answers, wrong_quotes=False)
+    assert a.put(contents, json={**put, "content": right}, timeout=60).status_code == 200
+    assert a.get(mine + "/check", timeout=60).json() == {"module": MODULE, "problems": [],
+                                                         "ready": True}
+    submitted = a.post(mine + "/submit", timeout=60)
+    assert submitted.status_code == 200, submitted.text
+    assert submitted.json()["login"] == A
+    assert handin.stat().st_uid == records.stat().st_uid  # the service's, not A's
+
+    # B cannot hand in as A: through the API the name is B's token's; on disk B can neither
+    # drop a folder named for A into the hand-ins nor read A's hand-in or notebook.
+    tries = _kernel_tries(hub, b, B, {
+        "write-as-A": str(records / "handin" / MODULE / A / "x.ipynb"),
+        "write-new": str(records / "handin" / MODULE / f"{A}-2" / f"{MODULE}.ipynb"),
+        "read-handin": str(handin),
+        "read-A-home": str(hub.prefix / "home" / (hub.user_prefix + A) / MODULE / f"{MODULE}.ipynb"),
+    })
+    assert tries == {k: "PermissionError" for k in tries}, tries
+    via_b = b.post(hub.url + f"user/{B}/safetrain/api/me/modules/{MODULE}/submit?login={A}",
+                   timeout=60)
+    assert via_b.status_code == 404  # B has not fetched: nothing of B's to hand in
+    assert handin.read_bytes() and not (records / "handin" / MODULE / B).exists()
+
+    # The trainer grades on the hub (README): the same batch grader and sandbox.
+    graded = run([*SAFETRAIN, "--home", str(records), "grade", MODULE, "--from", "exchange",
+                  "--workers", "1"], env=env, cwd=ROOT, check=False)
+    assert graded.returncode == 0, graded.stdout + graded.stderr
+    assert "Traceback" not in graded.stderr
+    feedback_page = records / "course" / "feedback" / A / MODULE / f"{MODULE}.html"
+    assert feedback_page.stat().st_uid == records.stat().st_uid  # the service can read it
+
+    # The hub runs on the fixture's day (--as-of AS_OF) while the grading just now recorded
+    # today's time: put the new attempt on that day, as if graded then.
+    import psycopg
+
+    with psycopg.connect(host="127.0.0.1", port=hub.cluster.port, dbname=DBNAME, user=ROLE,
+                         password=hub.cluster.role_password, autocommit=True) as conn:
+        moved = conn.execute(
+            "UPDATE attempt SET graded_at = %s, submitted_at = %s WHERE trainee_id = %s"
+            " AND module = %s AND graded_at > %s",
+            (dt.datetime.combine(AS_OF, dt.time(10), dt.UTC),
+             dt.datetime.combine(AS_OF, dt.time(9), dt.UTC), A, MODULE,
+             dt.datetime.combine(AS_OF, dt.time(23), dt.UTC))).rowcount
+    assert moved == 1
+    # A sees the score and the feedback (data for a script-less frame).
+    answer = a.get(hub.url + f"user/{A}/safetrain/api/me", timeout=60)
+    log = hub.log.read_text(errors="replace")
+    assert answer.status_code == 200, (answer.text, log[log.rfind("Traceback") - 200:][:4000])
+    me = answer.json()
+    [module] = [m for m in me["modules"] if m["id"] == MODULE]
+    assert module["best_percent"] == 100.0 and module["status"] == "passed", module
+    feedback = a.get(mine + "/feedback", timeout=60)
+    assert feedback.status_code == 200 and "<html" in feedback.json()["html"].lower()
+    assert b.get(hub.url + f"user/{B}/safetrain/api/me/modules/{MODULE}/feedback",
+                 timeout=60).status_code == 404
+
+
 def test_within_budget(hub: Hub) -> None:
     """Everything above, from the cluster's creation on (teardown adds about 20 s)."""
     elapsed = time.monotonic() - STARTED["hub"]

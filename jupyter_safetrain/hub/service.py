@@ -202,7 +202,10 @@ class Trainee(RecordsHandler):
             pending = nbgrader_files.pending_submissions(Config(), records.instance,
                                                          person.trainee_id)
             for module, when in handin.received_at(records.instance, person.trainee_id).items():
-                pending[module] = max(when, pending.get(module, when))
+                earlier = pending.get(module)  # nbgrader's times are naive UTC
+                if earlier is None or (earlier if earlier.tzinfo else
+                                       earlier.replace(tzinfo=dt.UTC)) < when:
+                    pending[module] = when
             status = trainee_status(session, records.curriculum, person, as_of=day,
                                     submitted=pending)
             answer = with_attempts(dataclasses.asdict(status), trainee_allowances(
