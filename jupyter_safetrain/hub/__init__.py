@@ -2,6 +2,8 @@
 
 - `service`: the records service, a JupyterHub service in its own process and system user,
   the only holder of the records database URL and the instance secret;
+- `handin_service`: its 获取 / 提交 / feedback endpoints (the exchange the deployment owns:
+  hand-ins kept under the hub user's name, `autograder.handin`);
 - `client`: the hub-mode side of the server extension, which forwards the panels' requests
   to the service with its server's hub token and never opens a database;
 - `spawn`: the authenticator and spawner the hub uses (PAM, one system user per trainee);
