@@ -70,11 +70,11 @@ class Submission(ModuleHandler):
     async def post(self, module: str) -> None:
         self.module_entry(module)
         data = self.request.body
-        problems = answer_check.check_bytes(data)
         instance = self.records.instance
 
         def answer(session: Session, viewer: Viewer) -> dict[str, Any]:
             login = self.trainee(viewer)
+            problems = answer_check.check_bytes(data)  # in the worker thread, not the loop
             refusing = answer_check.blocking(problems)
             if refusing:
                 log.info("记录服务：%s 提交的 %s 未通过检查作答（%d 处），未保存", login, module,
