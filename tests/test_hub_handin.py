@@ -227,3 +227,31 @@ def test_hub_mode_server_fetches_checks_and_submits(service: Running, tmp_path: 
         local.symlink_to("/etc/passwd")
         assert server.request(f"/safetrain/api/me/modules/{MODULE}/submit", login="dcadmin",
                               method="POST")[0] == 404
+
+
+def test_batch_sheet_with_timed_and_untimed_attempts(tmp_path: Path) -> None:
+    """The hub's first grading ended in a traceback: attempts recorded without a time (older
+    imports) next to one with the hand-in's time gave the batch sheet a NaT to format."""
+    import datetime as dt
+
+    from sqlalchemy import select
+
+    from autograder.batch_report import trainee_rows
+    from records import db
+    from records.curriculum import load_curriculum
+    from records.models import Attempt, AttemptStatus, Person
+
+    url, city = make_instance(tmp_path / "instance")
+    engine = db.make_engine(url)
+    with db.session_factory(engine).begin() as session:
+        person = session.scalars(select(Person).where(Person.id == city.people["张三"])).one()
+        when = dt.datetime(2026, 11, 19, 9, tzinfo=dt.UTC)
+        session.add(Attempt(trainee_id=person.trainee_id, person_id=person.id,
+                            module="rescue-disasters", module_version="1.0",
+                            submission_sha256="x" * 64, score=42.0, max_score=42.0, passed=True,
+                            status=AttemptStatus.graded, graded_at=when, submitted_at=when))
+        session.flush()
+        rows = trainee_rows(session, load_curriculum().module("rescue-disasters"))
+    engine.dispose()
+    times = dict(zip(rows["账号"], rows["提交时间"], strict=True))
+    assert times["zhangsan"] == "2026-11-19 09:00" and times["sunba"] == ""
