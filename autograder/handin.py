@@ -25,7 +25,7 @@ from pathlib import Path
 from autograder.safe_files import Refused
 from autograder.submissions import STUDENT_ID, Intake, place, read_tree
 from records.errors import InputFileError
-from records.instance import PRIVATE_DIR, PRIVATE_FILE, Instance
+from records.instance import DB_URL_FILENAME, PRIVATE_DIR, PRIVATE_FILE, Instance
 
 log = logging.getLogger(__name__)
 HANDIN = "handin"
@@ -37,8 +37,16 @@ def handin_root(instance: Instance) -> Path:
 
 
 def has_handin(instance: Instance) -> bool:
-    """Whether this instance is a hub's (its service has made the hand-in folder)."""
-    return handin_root(instance).is_dir()
+    """Whether this instance is a hub's: its service made the hand-in folder at start, or
+    `safetrain hub init` gave it a private `db.url` (then a missing folder is an error,
+    never a silent fall-back to nbgrader's exchange)."""
+    return handin_root(instance).is_dir() or (instance.home / DB_URL_FILENAME).is_file()
+
+
+def ensure_root(instance: Instance) -> Path:
+    """The hand-in folder, made (0700, the caller's) if missing: the service, at start."""
+    _private_dir(handin_root(instance))
+    return handin_root(instance)
 
 
 def _private_dir(path: Path) -> None:

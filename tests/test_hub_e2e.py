@@ -571,6 +571,13 @@ def test_a_hands_in_b_cannot_impersonate_the_trainer_grades_a_sees_feedback(hub:
     records = hub.prefix / "records"
     # The trainer releases the module into the deployment's records instance (README).
     run([*SAFETRAIN, "--home", str(records), "course", "release", MODULE], env=env, cwd=ROOT)
+    # Grading before anyone handed in reads the deployment's (empty) hand-in folder, made by
+    # the service at start, never nbgrader's exchange: one Chinese line, no traceback.
+    assert (records / "handin").is_dir()
+    early = run([*SAFETRAIN, "--home", str(records), "grade", MODULE, "--from", "exchange",
+                 "--workers", "1"], env=env, cwd=ROOT, check=False)
+    assert early.returncode == 0 and f"没有找到 {MODULE} 的提交" in early.stderr, early.stderr
+    assert "Traceback" not in early.stderr and "nbgrader" not in early.stderr
     a, b = login(hub, A, hub.passwords[A]), login(hub, B, hub.passwords[B])
     for session, name in ((a, A), (b, B)):
         session.post(hub.url + f"hub/api/users/{name}/server", timeout=60)  # 400: running

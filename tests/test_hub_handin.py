@@ -191,6 +191,16 @@ def test_grading_reads_the_hand_ins_with_the_intake_rules(service: Running,
         root.chmod(0o700)
     with pytest.raises(InputFileError, match="找不到交换目录"):
         handin.from_handin(Instance.from_env(tmp_path / "elsewhere"), submitted, MODULE)
+    # A hub's instance (hub init wrote db.url) reads its hand-ins even before the service
+    # made the folder: never a silent fall-back to nbgrader's exchange.
+    hub_home = tmp_path / "hub-records"
+    hub_home.mkdir()
+    (hub_home / "db.url").write_text("postgresql+psycopg://x@127.0.0.1/x")
+    hub_instance = Instance(home=hub_home, db_url="postgresql+psycopg://x@127.0.0.1/x")
+    assert handin.has_handin(hub_instance) and not handin.has_handin(
+        Instance.from_env(tmp_path / "elsewhere"))
+    assert handin.ensure_root(hub_instance).is_dir()
+    assert stat.S_IMODE(handin.handin_root(hub_instance).stat().st_mode) == 0o700
 
 
 def test_hub_mode_server_fetches_checks_and_submits(service: Running, tmp_path: Path) -> None:

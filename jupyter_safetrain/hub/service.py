@@ -319,6 +319,10 @@ def main() -> None:
     instance = Instance.from_env()
     as_of = os.environ.get(AS_OF_ENV, "").strip()
     records = Records.open(instance, dt.date.fromisoformat(as_of) if as_of else None)
+    try:  # where 提交 keeps hand-ins; `grade --from exchange` reads it (autograder.handin)
+        handin.ensure_root(instance)
+    except (OSError, SafeTrainError) as exc:
+        log.error("记录服务无法准备提交目录 %s：%s", handin.handin_root(instance), exc)
     hub_auth = HubAuth(cache_max_age=30)
     url = urlparse(os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101"))
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", f"/services/{SERVICE_NAME}/")
