@@ -90,6 +90,9 @@ def test_fetch_gives_the_released_notebook_to_trainees_only(service: Running) ->
     assert status == 404 and "no-such-module" in json.loads(body)["message"]
     status, body = call(service, "api/me/modules/law-work-safety/release", "t-zhangsan")
     assert status == 404 and "尚未发布" in json.loads(body)["message"]
+    status, body = call(service, "api/me/modules/law-work-safety/submission", "t-zhangsan",
+                        answered(), "POST")
+    assert status == 404 and "尚未发布" in json.loads(body)["message"]
 
 
 def test_submission_is_kept_under_the_hub_user_with_the_service_time(service: Running) -> None:

@@ -72,8 +72,12 @@ class Submission(ModuleHandler):
         data = self.request.body
         instance = self.records.instance
 
+        released = instance.course_dir / "release" / module / f"{module}.ipynb"
+
         def answer(session: Session, viewer: Viewer) -> dict[str, Any]:
             login = self.trainee(viewer)
+            if not released.is_file():
+                raise NotFound(f"模块 {module} 尚未发布，不能提交")
             problems = answer_check.check_bytes(data)  # in the worker thread, not the loop
             refusing = answer_check.blocking(problems)
             if refusing:
