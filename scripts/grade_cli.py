@@ -28,7 +28,7 @@ def grade(
     ctx: typer.Context,
     module: Annotated[str, typer.Argument(help="模块 id，如 rescue-fire")],
     source: Annotated[str | None, typer.Option(
-        "--from", help="提交来源：exchange（nbgrader 交换目录）、文件夹或 zip；不给则评 submitted/ 里已有的")] = None,
+        "--from", help="提交来源：exchange（本机的交换目录；在 JupyterHub 部署里是学员经「提交」交来的作业）、文件夹或 zip；不给则评 submitted/ 里已有的")] = None,
     workers: Annotated[int, typer.Option(min=0, help="并行评分进程数；0 = CPU 核数")] = 0,
     executor: Annotated[str, typer.Option(help="local，或 dask://主机:端口（Dask 集群）")] = "local",
     timeout_cell: Annotated[int, typer.Option(min=1, help="单个单元格限时（秒）")] = Limits.timeout_cell,

@@ -512,3 +512,21 @@ def test_graded_notebooks_and_feedback_are_private(hostile_batch):
         assert folder.is_dir()
         assert folder.stat().st_mode & 0o777 == 0o700
         assert all(p.stat().st_mode & 0o777 == 0o600 for p in folder.iterdir() if p.is_file())
+
+
+def test_item_analysis_counts_each_item_over_the_graded_batch(hostile_batch):
+    """The batch sheet's per-item table: every graded item of the source, in the gradebook."""
+    from autograder.batch_report import item_analysis
+    from autograder.nbgrader_run import coursedir_for, nbgrader_config
+    from records.curriculum import courses_dir
+
+    inst, results, *_ = hostile_batch
+    coursedir = coursedir_for(nbgrader_config(inst.course_dir, courses_dir()), MODULE)
+    items = item_analysis(coursedir.db_url, coursedir.course_id, MODULE,
+                          inst.course_dir / "source" / MODULE / f"{MODULE}.ipynb")
+    graded = [r for r in results.values() if r.status in {"graded", "timed_out"}]
+    assert list(items.columns) == ["题目", "依据", "分值", "评分人数", "答对人数", "答对率"]
+    assert items["分值"].sum() == FULL and items["依据"].str.len().min() > 0
+    assert (items["评分人数"] >= len(graded) - 1).all() and (items["评分人数"] > 0).all()
+    assert ((items["答对人数"] <= items["评分人数"]) & (items["答对人数"] >= 1)).all()  # 'right' wins each
+    assert items["答对率"].is_monotonic_increasing  # hardest first

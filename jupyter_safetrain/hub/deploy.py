@@ -180,7 +180,7 @@ def write_credentials(layout: Layout, url: str) -> Instance:
 
 def migrate(instance: Instance) -> tuple[str | None, str]:
     """As `safetrain init`: Alembic to head with the instance's secret, then the anchor."""
-    from records.certificates import load_secret
+    from records.cert_codes import load_secret
     from records.event_log import anchor_if_missing, anchor_path
 
     engine = db.make_engine(instance.db_url)
