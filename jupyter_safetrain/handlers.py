@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from tornado import web
 
 from jupyter_safetrain import coverage, nbgrader_files
@@ -63,7 +63,48 @@ def unit_json(unit: OrgUnit) -> dict[str, Any]:
             "level": unit.level.name, "level_label": unit.level.label}
 
 
-class SafeTrainHandler(ExtensionHandlerMixin, APIHandler):
+class RecordsJSONMixin:
+    """What the single-user endpoints and the hub's records service share: one transaction
+    per request as the asking viewer, library errors as 4xx (refusals logged by `refused`),
+    masked JSON out, errors as JSON with the Chinese message readable."""
+
+    def refused(self, login: str, exc: AccessDenied) -> None:
+        raise NotImplementedError
+
+    async def as_viewer(self, sessions: sessionmaker[Session], login: str, day: dt.date,
+                        leaders_see_their_units: bool, fn: Callable[[Session, Viewer], T]) -> T:
+        """fn(session, viewer) in a worker thread, one transaction for the request."""
+        def work() -> T:
+            with sessions.begin() as session:
+                viewer = viewer_for(session, login, as_of=day,
+                                    leaders_see_their_units=leaders_see_their_units)
+                return fn(session, viewer)
+
+        try:
+            return await asyncio.to_thread(work)
+        except AccessDenied as exc:
+            self.refused(login, exc)
+            raise web.HTTPError(403, "%s", str(exc)) from None
+        except NotFound as exc:
+            raise web.HTTPError(404, "%s", str(exc)) from None
+        except SafeTrainError as exc:
+            raise web.HTTPError(400, "%s", str(exc)) from None
+
+    def send_json(self: Any, data: Any) -> None:
+        text = json.dumps(data, default=_plain, ensure_ascii=False)
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(mask_ids(text))
+
+    def write_error(self: Any, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None))[1]
+        message = exc.log_message % exc.args if isinstance(exc, web.HTTPError) \
+            and exc.log_message else self._reason
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(mask_ids(json.dumps({"message": message, "status": status_code},
+                                        ensure_ascii=False)))
+
+
+class SafeTrainHandler(RecordsJSONMixin, ExtensionHandlerMixin, APIHandler):
     """Identity, scope errors as 403 (logged), library errors as 4xx, JSON out."""
 
     @property
@@ -89,36 +130,12 @@ class SafeTrainHandler(ExtensionHandlerMixin, APIHandler):
             raise web.HTTPError(503, "%s", self.st.problem)
         login, day = self.login(), self.st.day()
 
-        def work() -> T:
-            with self.st.sessions.begin() as session:
-                viewer = viewer_for(session, login, as_of=day,
-                                    leaders_see_their_units=self.st.leaders_see_their_units)
-                return fn(session, viewer)
+        return await self.as_viewer(self.st.sessions, login, day,
+                                    self.st.leaders_see_their_units, fn)
 
-        try:
-            return await asyncio.to_thread(work)
-        except AccessDenied as exc:
-            self.log.warning("SafeTrain: 403 for %s on %s %s: %s", login, self.request.method,
-                             self.request.path, exc)
-            raise web.HTTPError(403, "%s", str(exc)) from None
-        except NotFound as exc:
-            raise web.HTTPError(404, "%s", str(exc)) from None
-        except SafeTrainError as exc:
-            raise web.HTTPError(400, "%s", str(exc)) from None
-
-    def send_json(self, data: Any) -> None:
-        text = json.dumps(data, default=_plain, ensure_ascii=False)
-        self.set_header("Content-Type", "application/json; charset=UTF-8")
-        self.finish(mask_ids(text))
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        # APIHandler's JSON error, with our Chinese message kept readable.
-        exc = kwargs.get("exc_info", (None, None))[1]
-        message = exc.log_message % exc.args if isinstance(exc, web.HTTPError) \
-            and exc.log_message else self._reason
-        self.set_header("Content-Type", "application/json; charset=UTF-8")
-        self.finish(mask_ids(json.dumps({"message": message, "status": status_code},
-                                        ensure_ascii=False)))
+    def refused(self, login: str, exc: AccessDenied) -> None:
+        self.log.warning("SafeTrain: 403 for %s on %s %s: %s", login, self.request.method,
+                         self.request.path, exc)
 
 
 class WhoAmIHandler(SafeTrainHandler):

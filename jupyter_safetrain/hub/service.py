@@ -13,10 +13,8 @@ refusal is logged. Answers are masked like the single-user endpoints (no full ID
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import datetime as dt
-import json
 import logging
 import os
 import sys
@@ -34,7 +32,12 @@ from traitlets.config import Config
 from autograder import handin
 from autograder.answer_check import MAX_NOTEBOOK_BYTES
 from jupyter_safetrain import coverage, nbgrader_files
-from jupyter_safetrain.handlers import ID_NUMBER, _plain, mask_ids, unit_json, with_attempts
+from jupyter_safetrain.handlers import (
+    ID_NUMBER,
+    RecordsJSONMixin,
+    unit_json,
+    with_attempts,
+)
 from jupyter_safetrain.hub import ACCESS_SCOPE, SCOPE_OWN, SCOPE_UNITS, SERVICE_NAME
 from records import db
 from records.access import (
@@ -45,17 +48,12 @@ from records.access import (
     require_person,
     require_unit,
     today,
-    viewer_for,
 )
 from records.attempts import trainee_allowances
 from records.curriculum import Curriculum, load_curriculum
 from records.errors import NotFound, SafeTrainError
 from records.instance import Instance
-
-try:  # 我的培训's payload is moving out of records.access (#15)
-    from records.trainee_status import trainee_status
-except ImportError:  # pragma: no cover - before that move
-    from records.access import trainee_status  # type: ignore[attr-defined,no-redef]
+from records.trainee_status import trainee_status
 
 log = logging.getLogger("safetrain.records_service")
 T = TypeVar("T")
@@ -88,7 +86,7 @@ class Records:
         return cls(instance, db.session_factory(engine), curriculum, as_of)
 
 
-class RecordsHandler(HubAuthenticated, web.RequestHandler):
+class RecordsHandler(RecordsJSONMixin, HubAuthenticated, web.RequestHandler):
     """Hub identity and scopes first (refusals logged), then one transaction per request."""
 
     required_scope = SCOPE_OWN
@@ -132,37 +130,12 @@ class RecordsHandler(HubAuthenticated, web.RequestHandler):
     async def run(self, fn: Callable[[Session, Viewer], T]) -> T:
         if self.records.problem or self.records.sessions is None:
             raise web.HTTPError(503, "%s", self.records.problem or "记录库不可用")
-        login, day, sessions = self.login, self.records.day(), self.records.sessions
+        return await self.as_viewer(self.records.sessions, self.login, self.records.day(),
+                                    self.records.leaders_see_their_units, fn)
 
-        def work() -> T:
-            with sessions.begin() as session:
-                viewer = viewer_for(session, login, as_of=day,
-                                    leaders_see_their_units=self.records.leaders_see_their_units)
-                return fn(session, viewer)
-
-        try:
-            return await asyncio.to_thread(work)
-        except AccessDenied as exc:
-            log.warning("记录服务：拒绝 %s 的 %s %s：%s", login, self.request.method,
-                        self.request.path, exc)
-            raise web.HTTPError(403, "%s", str(exc)) from None
-        except NotFound as exc:
-            raise web.HTTPError(404, "%s", str(exc)) from None
-        except SafeTrainError as exc:
-            raise web.HTTPError(400, "%s", str(exc)) from None
-
-    def send_json(self, data: Any) -> None:
-        text = json.dumps(data, default=_plain, ensure_ascii=False)
-        self.set_header("Content-Type", "application/json; charset=UTF-8")
-        self.finish(mask_ids(text))
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        exc = kwargs.get("exc_info", (None, None))[1]
-        message = exc.log_message % exc.args if isinstance(exc, web.HTTPError) \
-            and exc.log_message else self._reason
-        self.set_header("Content-Type", "application/json; charset=UTF-8")
-        self.finish(mask_ids(json.dumps({"message": message, "status": status_code},
-                                        ensure_ascii=False)))
+    def refused(self, login: str, exc: AccessDenied) -> None:
+        log.warning("记录服务：拒绝 %s 的 %s %s：%s", login, self.request.method,
+                    self.request.path, exc)
 
 
 class WhoAmI(RecordsHandler):
