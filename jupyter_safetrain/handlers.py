@@ -33,6 +33,7 @@ from records.access import (
     viewer_for,
 )
 from records.attempts import trainee_allowances
+from records.curriculum import Curriculum
 from records.errors import NotFound, SafeTrainError
 from records.models import OrgUnit
 from records.people import find_person
@@ -162,23 +163,35 @@ class TraineeHandler(SafeTrainHandler):
                 if not self.st.under_hub and not self.st.fixed_login
                 else "请确认 JupyterLab 的登录名与花名册中的账号一致")
 
-        def answer(session: Session, viewer: Viewer) -> Any:
-            if login is None and viewer.person_id is None:
-                raise NotFound(f"账号 {viewer.login} 不在花名册中，没有个人培训记录。{hint}。")
-            try:
-                person = find_person(session, trainee_id=login or viewer.login)
-            except NotFound:  # someone else's login: 403 whether or not it exists (no probing)
-                raise AccessDenied(f"账号 {viewer.login} 无权查看人员 {login} 的记录") from None
-            require_person(session, viewer, person, as_of=day)
+        def pending(trainee_id: str) -> dict[str, dt.datetime]:
             config = nbgrader_files.trainee_config(self.st.instance, root)
-            pending = nbgrader_files.pending_submissions(config, self.st.instance,
-                                                         person.trainee_id)
-            status = trainee_status(session, self.st.curriculum, person, as_of=day,
-                                    submitted=pending)
-            return with_attempts(dataclasses.asdict(status), trainee_allowances(
-                session, self.st.curriculum, person.trainee_id), dt.datetime.now(dt.UTC))
+            return nbgrader_files.pending_submissions(config, self.st.instance, trainee_id)
+
+        def answer(session: Session, viewer: Viewer) -> Any:
+            return my_training(session, viewer, login, day=day, curriculum=self.st.curriculum,
+                               pending=pending, hint=hint)
 
         self.send_json(await self.run(answer))
+
+
+def my_training(session: Session, viewer: Viewer, login: str | None, *, day: dt.date,
+                curriculum: Curriculum, pending: Callable[[str], dict[str, dt.datetime]],
+                hint: str) -> dict[str, Any]:
+    """我的培训 for `login` (None: the viewer), if the viewer may see it, with attempts left.
+
+    `pending(trainee_id)` gives submissions not yet in records; `hint` says how to log in
+    with the roster's 账号 when the viewer is not in the roster."""
+    if login is None and viewer.person_id is None:
+        raise NotFound(f"账号 {viewer.login} 不在花名册中，没有个人培训记录。{hint}。")
+    try:
+        person = find_person(session, trainee_id=login or viewer.login)
+    except NotFound:  # someone else's login: 403 whether or not it exists (no probing)
+        raise AccessDenied(f"账号 {viewer.login} 无权查看人员 {login} 的记录") from None
+    require_person(session, viewer, person, as_of=day)
+    status = trainee_status(session, curriculum, person, as_of=day,
+                            submitted=pending(person.trainee_id))
+    return with_attempts(dataclasses.asdict(status), trainee_allowances(
+        session, curriculum, person.trainee_id), dt.datetime.now(dt.UTC))
 
 
 def with_attempts(status: dict[str, Any], limits: dict[str, Any],
@@ -212,7 +225,7 @@ class OpenModuleHandler(SafeTrainHandler):
         self.send_json(await self.run(answer))
 
 
-def _visible(session: Session, viewer: Viewer, code: str) -> OrgUnit:
+def visible_unit(session: Session, viewer: Viewer, code: str) -> OrgUnit:
     """The unit, if the viewer may see it; an unknown code is refused the same way."""
     try:
         unit = find_unit_by_code(session, code)
@@ -227,16 +240,18 @@ class UnitHandler(SafeTrainHandler):
 
     @web.authenticated
     async def get(self, code: str) -> None:
-        def answer(session: Session, viewer: Viewer) -> dict[str, Any]:
-            unit = _visible(session, viewer, code)
-            crumbs, parent = [], unit.parent
-            while parent is not None and viewer.covers(parent):
-                crumbs.insert(0, unit_json(parent))
-                parent = parent.parent
-            return {**unit_json(unit), "trail": crumbs,
-                    "children": [unit_json(c) for c in child_units(session, unit)]}
+        self.send_json(await self.run(lambda session, viewer: unit_answer(session, viewer, code)))
 
-        self.send_json(await self.run(answer))
+
+def unit_answer(session: Session, viewer: Viewer, code: str) -> dict[str, Any]:
+    """The unit, the way back up (within the viewer's scope) and its children."""
+    unit = visible_unit(session, viewer, code)
+    crumbs, parent = [], unit.parent
+    while parent is not None and viewer.covers(parent):
+        crumbs.insert(0, unit_json(parent))
+        parent = parent.parent
+    return {**unit_json(unit), "trail": crumbs,
+            "children": [unit_json(c) for c in child_units(session, unit)]}
 
 
 class CoverageHandler(SafeTrainHandler):
@@ -248,7 +263,7 @@ class CoverageHandler(SafeTrainHandler):
         day = self.st.day()
 
         def answer(session: Session, viewer: Viewer) -> dict[str, Any]:
-            unit = _visible(session, viewer, code)
+            unit = visible_unit(session, viewer, code)
             return {"unit": unit_json(unit),
                     **coverage.figures(session, self.st.curriculum, unit, as_of=day,
                                        period=period)}
@@ -265,18 +280,25 @@ class BundleHandler(SafeTrainHandler):
         day = self.st.day()
 
         def answer(session: Session, viewer: Viewer) -> tuple[str, bytes]:
-            unit = _visible(session, viewer, code)
+            unit = visible_unit(session, viewer, code)
             return coverage.bundle(session, self.st.curriculum, unit, as_of=day, period=period)
 
         filename, data = await self.run(answer)
-        if coverage.has_id_numbers(data, ID_NUMBER):
-            self.log.error("SafeTrain: refused to send %s: it holds unmasked ID numbers", filename)
-            raise web.HTTPError(500, "报表含未隐去的身份证号，已拒绝下载（请报告此问题）")
-        self.set_header("Content-Type",
-                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-        self.set_header("Content-Disposition",
-                        f"attachment; filename=\"bundle.xlsx\"; filename*=UTF-8''{quote(filename)}")
-        self.finish(data)
+        send_bundle(self, filename, data, lambda: self.log.error(
+            "SafeTrain: refused to send %s: it holds unmasked ID numbers", filename))
+
+
+def send_bundle(handler: web.RequestHandler, filename: str, data: bytes,
+                log_refusal: Callable[[], None]) -> None:
+    """The workbook as a download; refused (500, logged) if it holds an unmasked ID number."""
+    if coverage.has_id_numbers(data, ID_NUMBER):
+        log_refusal()
+        raise web.HTTPError(500, "报表含未隐去的身份证号，已拒绝下载（请报告此问题）")
+    handler.set_header("Content-Type",
+                       "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    handler.set_header("Content-Disposition",
+                       f"attachment; filename=\"bundle.xlsx\"; filename*=UTF-8''{quote(filename)}")
+    handler.finish(data)
 
 
 def routes() -> list[tuple[str, type[SafeTrainHandler]]]:

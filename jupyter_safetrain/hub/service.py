@@ -13,7 +13,6 @@ refusal is logged. Answers are masked like the single-user endpoints (no full ID
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import logging
 import os
@@ -21,7 +20,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
-from urllib.parse import quote, urlparse
+from urllib.parse import urlparse
 
 from jupyterhub.services.auth import HubAuth, HubAuthenticated, UserNotAllowed, check_scopes
 from sqlalchemy.orm import Session, sessionmaker
@@ -33,27 +32,23 @@ from autograder import handin
 from autograder.answer_check import MAX_NOTEBOOK_BYTES
 from jupyter_safetrain import coverage, nbgrader_files
 from jupyter_safetrain.handlers import (
-    ID_NUMBER,
     RecordsJSONMixin,
+    my_training,
+    send_bundle,
+    unit_answer,
     unit_json,
-    with_attempts,
+    visible_unit,
 )
 from jupyter_safetrain.hub import ACCESS_SCOPE, SCOPE_OWN, SCOPE_UNITS, SERVICE_NAME
 from records import db
 from records.access import (
     AccessDenied,
     Viewer,
-    child_units,
-    find_unit_by_code,
-    require_person,
-    require_unit,
     today,
 )
-from records.attempts import trainee_allowances
 from records.curriculum import Curriculum, load_curriculum
-from records.errors import NotFound, SafeTrainError
+from records.errors import SafeTrainError
 from records.instance import Instance
-from records.trainee_status import trainee_status
 
 log = logging.getLogger("safetrain.records_service")
 T = TypeVar("T")
@@ -157,58 +152,32 @@ class Trainee(RecordsHandler):
     """GET api/me (oneself) or api/trainees/LOGIN (oneself, or whoever's units cover them)."""
 
     async def get(self, login: str | None = None) -> None:
-        from records.people import find_person
 
         day, records = self.records.day(), self.records
 
-        def answer(session: Session, viewer: Viewer) -> Any:
-            if login is None and viewer.person_id is None:
-                raise NotFound(f"账号 {viewer.login} 不在花名册中，没有个人培训记录。"
-                               "请确认 JupyterHub 的登录名与花名册中的账号一致。")
-            try:
-                person = find_person(session, trainee_id=login or viewer.login)
-            except NotFound:  # someone else's login: 403 whether or not it exists (no probing)
-                raise AccessDenied(f"账号 {viewer.login} 无权查看人员 {login} 的记录") from None
-            require_person(session, viewer, person, as_of=day)
-            pending = nbgrader_files.pending_submissions(Config(), records.instance,
-                                                         person.trainee_id)
-            for module, when in handin.received_at(records.instance, person.trainee_id).items():
-                earlier = pending.get(module)  # nbgrader's times are naive UTC
+        def pending(trainee_id: str) -> dict[str, dt.datetime]:
+            found = nbgrader_files.pending_submissions(Config(), records.instance, trainee_id)
+            for module, when in handin.received_at(records.instance, trainee_id).items():
+                earlier = found.get(module)  # nbgrader's times are naive UTC
                 if earlier is None or (earlier if earlier.tzinfo else
                                        earlier.replace(tzinfo=dt.UTC)) < when:
-                    pending[module] = when
-            status = trainee_status(session, records.curriculum, person, as_of=day,
-                                    submitted=pending)
-            answer = with_attempts(dataclasses.asdict(status), trainee_allowances(
-                session, records.curriculum, person.trainee_id), dt.datetime.now(dt.UTC))
-            return {**answer, "hub": True}  # the panel offers 获取 / 检查作答 / 提交
+                    found[module] = when
+            return found
+
+        def answer(session: Session, viewer: Viewer) -> Any:
+            got = my_training(session, viewer, login, day=day, curriculum=records.curriculum,
+                              pending=pending,
+                              hint="请确认 JupyterHub 的登录名与花名册中的账号一致")
+            return {**got, "hub": True}  # the panel offers 获取 / 检查作答 / 提交
 
         self.send_json(await self.run(answer))
-
-
-def _visible(session: Session, viewer: Viewer, code: str) -> Any:
-    try:
-        unit = find_unit_by_code(session, code)
-    except NotFound:
-        raise AccessDenied(f"账号 {viewer.login} 无权查看单位 {code}") from None
-    require_unit(viewer, unit)
-    return unit
 
 
 class Unit(RecordsHandler):
     required_scope = SCOPE_UNITS
 
     async def get(self, code: str) -> None:
-        def answer(session: Session, viewer: Viewer) -> dict[str, Any]:
-            unit = _visible(session, viewer, code)
-            crumbs, parent = [], unit.parent
-            while parent is not None and viewer.covers(parent):
-                crumbs.insert(0, unit_json(parent))
-                parent = parent.parent
-            return {**unit_json(unit), "trail": crumbs,
-                    "children": [unit_json(c) for c in child_units(session, unit)]}
-
-        self.send_json(await self.run(answer))
+        self.send_json(await self.run(lambda session, viewer: unit_answer(session, viewer, code)))
 
 
 class Coverage(RecordsHandler):
@@ -219,7 +188,7 @@ class Coverage(RecordsHandler):
             self.records.curriculum
 
         def answer(session: Session, viewer: Viewer) -> dict[str, Any]:
-            unit = _visible(session, viewer, code)
+            unit = visible_unit(session, viewer, code)
             return {"unit": unit_json(unit),
                     **coverage.figures(session, curriculum, unit, as_of=day, period=period)}
 
@@ -234,18 +203,12 @@ class Bundle(RecordsHandler):
             self.records.curriculum
 
         def answer(session: Session, viewer: Viewer) -> tuple[str, bytes]:
-            unit = _visible(session, viewer, code)
+            unit = visible_unit(session, viewer, code)
             return coverage.bundle(session, curriculum, unit, as_of=day, period=period)
 
         filename, data = await self.run(answer)
-        if coverage.has_id_numbers(data, ID_NUMBER):
-            log.error("记录服务：%s 含未隐去的身份证号，拒绝发送", filename)
-            raise web.HTTPError(500, "报表含未隐去的身份证号，已拒绝下载（请报告此问题）")
-        self.set_header("Content-Type",
-                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-        self.set_header("Content-Disposition",
-                        f"attachment; filename=\"bundle.xlsx\"; filename*=UTF-8''{quote(filename)}")
-        self.finish(data)
+        send_bundle(self, filename, data,
+                    lambda: log.error("记录服务：%s 含未隐去的身份证号，拒绝发送", filename))
 
 
 def routes(prefix: str) -> list[tuple[str, type[RecordsHandler]]]:
