@@ -34,6 +34,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -485,7 +486,10 @@ def test_trainee_kernel_finds_no_records_credential_and_b_is_refused(hub: Hub) -
     assert direct.status_code == 403
 
 
-def test_chromium_shows_my_training_for_a(hub: Hub) -> None:
+@contextlib.contextmanager
+def my_training_page(hub: Hub, height: int) -> Iterator[tuple[Any, Path]]:
+    """A's 我的培训 open in JupyterLab in headless Chromium (logged in through the hub's
+    login page), and the folder for screenshots."""
     need(Path(CHROMIUM).is_file(), "Chromium is not installed: `make chromium`")
     try:
         from playwright.sync_api import sync_playwright
@@ -497,7 +501,7 @@ def test_chromium_shows_my_training_for_a(hub: Hub) -> None:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
             "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"])
         try:
-            page = browser.new_page(locale="zh-CN", viewport={"width": 1400, "height": 1000})
+            page = browser.new_page(locale="zh-CN", viewport={"width": 1400, "height": height})
             page.set_default_timeout(60_000)
             page.goto(hub.url + "hub/login")
             page.fill("#username_input", A)
@@ -507,13 +511,18 @@ def test_chromium_shows_my_training_for_a(hub: Hub) -> None:
             page.goto(hub.url + f"user/{A}/lab")
             page.wait_for_url(f"**/user/{A}/lab**", timeout=90_000)
             page.locator(".jp-Launcher").get_by_text("我的培训", exact=True).click()
-            hours = page.locator("[data-st=hours]")
-            hours.wait_for()
-            assert hours.inner_text() == "5 / 8"
-            assert "1101********" in page.locator(".st-head").first.inner_text()
-            page.screenshot(path=str(folder / "hub-my-training.png"), full_page=True)
+            yield page, folder
         finally:
             browser.close()
+
+
+def test_chromium_shows_my_training_for_a(hub: Hub) -> None:
+    with my_training_page(hub, 1000) as (page, folder):
+        hours = page.locator("[data-st=hours]")
+        hours.wait_for()
+        assert hours.inner_text() == "5 / 8"
+        assert "1101********" in page.locator(".st-head").first.inner_text()
+        page.screenshot(path=str(folder / "hub-my-training.png"), full_page=True)
     assert (folder / "hub-my-training.png").stat().st_size > 10_000
 
 
@@ -675,42 +684,20 @@ def test_a_hands_in_b_cannot_impersonate_the_trainer_grades_a_sees_feedback(hub:
 def _panel_shows_score_and_feedback(hub: Hub) -> None:
     """我的培训 in Chromium: 获取 / 检查作答 / 提交 on the module, the score, and 反馈 in a frame
     with sandbox="" (a screenshot: hub-handin.png next to hub-my-training.png)."""
-    need(Path(CHROMIUM).is_file(), "Chromium is not installed: `make chromium`")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        need(False, "Playwright is not installed: `pip install -e .[dev]`")
-    folder = Path(os.environ.get("SAFETRAIN_SCREENSHOTS") or tempfile.mkdtemp(prefix="hub-shots-"))
-    folder.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"])
-        try:
-            page = browser.new_page(locale="zh-CN", viewport={"width": 1400, "height": 1100})
-            page.set_default_timeout(60_000)
-            page.goto(hub.url + "hub/login")
-            page.fill("#username_input", A)
-            page.fill("#password_input", hub.passwords[A])
-            page.click("#login_submit")
-            page.wait_for_load_state()
-            page.goto(hub.url + f"user/{A}/lab")
-            page.wait_for_url(f"**/user/{A}/lab**", timeout=90_000)
-            page.locator(".jp-Launcher").get_by_text("我的培训", exact=True).click()
-            row = f"[data-module={MODULE}]"
-            for action in ("fetch", "check", "submit", "feedback"):
-                page.locator(f"{row}[data-action={action}]").wait_for()
-            assert page.locator(f"[data-st=module-{MODULE}]").inner_text() == "已通过"
-            page.locator(f"{row}[data-action=check]").click()
-            assert "没有发现问题" in page.locator("[data-st=note]").inner_text()
-            page.locator(f"{row}[data-action=feedback]").click()
-            frame = page.locator("iframe[data-st=feedback]")
-            frame.wait_for()
-            assert frame.get_attribute("sandbox") == ""
-            frame.scroll_into_view_if_needed()
-            page.wait_for_timeout(500)
-            page.screenshot(path=str(folder / "hub-handin.png"), full_page=True)
-        finally:
-            browser.close()
+    with my_training_page(hub, 1100) as (page, folder):
+        row = f"[data-module={MODULE}]"
+        for action in ("fetch", "check", "submit", "feedback"):
+            page.locator(f"{row}[data-action={action}]").wait_for()
+        assert page.locator(f"[data-st=module-{MODULE}]").inner_text() == "已通过"
+        page.locator(f"{row}[data-action=check]").click()
+        assert "没有发现问题" in page.locator("[data-st=note]").inner_text()
+        page.locator(f"{row}[data-action=feedback]").click()
+        frame = page.locator("iframe[data-st=feedback]")
+        frame.wait_for()
+        assert frame.get_attribute("sandbox") == ""
+        frame.scroll_into_view_if_needed()
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(folder / "hub-handin.png"), full_page=True)
     print(f"screenshot: {folder / 'hub-handin.png'}")
 
 
