@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
+import nbgrader
 from nbgrader.converters import Autograde, GenerateFeedback
 from nbgrader.preprocessors import Execute, OverwriteCells
 from traitlets.config import Config
@@ -24,6 +25,12 @@ from autograder.limits import Limits
 from autograder.preprocessors import HideHiddenTests, LockstepExecute, RestoreDeletedCells
 from autograder.preprocessors.feedback_release import ReleaseItemFeedback
 from autograder.preprocessors.inert_outputs import InertOutputs
+
+# The feedback page with Chinese labels (trainees read it): it extends nbgrader's own.
+FEEDBACK_TEMPLATE = "safetrain_feedback"  # its file is named apart: it extends index.html.j2
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+NBGRADER_TEMPLATES = Path(nbgrader.__file__).resolve().parent / "server_extensions" / \
+    "formgrader" / "templates"
 
 
 def _stock(converter: type, trait: str) -> list:
@@ -66,6 +73,9 @@ def grading_config(base: Config, module: str, source_dir: Path, limits: Limits,
     config.SandboxedExecute.sandboxed = sandboxed
     config.SandboxedExecute.data_dir = str(source_dir)
     config.LockstepExecute.source_notebook = str(source_dir / f"{module}.ipynb")
+    config.HTMLExporter.template_name = FEEDBACK_TEMPLATE
+    config.HTMLExporter.template_file = f"{FEEDBACK_TEMPLATE}.html.j2"
+    config.HTMLExporter.extra_template_basedirs = [str(TEMPLATES), str(NBGRADER_TEMPLATES)]
     config.GenerateFeedback.preprocessors = [HideHiddenTests,
                                              *_stock(GenerateFeedback, "preprocessors"),
                                              ReleaseItemFeedback]

@@ -7,14 +7,13 @@ template (no kernel), and once end to end through `safetrain grade` in the sandb
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import nbformat
 import pytest
 from nbconvert.exporters import HTMLExporter
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from autograder import sandbox
+from autograder import pipeline, sandbox
 from autograder.batch import BatchOptions, grade_batch
 from autograder.course import release
 from autograder.preprocessors.feedback_release import ReleaseItemFeedback
@@ -44,22 +43,22 @@ def feedback_html(attempts_left: int | None, score: float = 1.0) -> str:
                               "late_penalty": 0}}
     step = ReleaseItemFeedback(pass_mark=80, attempts_left=attempts_left)
     nb, resources = step.preprocess(graded_notebook(), resources)
-    import nbgrader
-
-    formgrader = Path(nbgrader.__file__).parent / "server_extensions" / "formgrader"
-    css = formgrader / "static" / "node_modules" / "bootstrap" / "dist" / "css"
-    exporter = HTMLExporter(template_name="feedback",  # as GenerateFeedback configures it
-                            extra_template_basedirs=[str(formgrader / "templates")],
-                            extra_template_paths=[str(css)])
+    css = pipeline.NBGRADER_TEMPLATES.parent / "static" / "node_modules" / "bootstrap" / "dist" / "css"
+    exporter = HTMLExporter(  # as the grading pipeline configures GenerateFeedback
+        template_name=pipeline.FEEDBACK_TEMPLATE,
+        template_file=f"{pipeline.FEEDBACK_TEMPLATE}.html.j2",
+        extra_template_basedirs=[str(pipeline.TEMPLATES), str(pipeline.NBGRADER_TEMPLATES)],
+        extra_template_paths=[str(css)])
     html, _ = exporter.from_notebook_node(nb, resources=resources)
     return html
 
 
 def test_feedback_before_a_pass_shows_only_the_total():
     html = feedback_html(attempts_left=2)
-    assert "(Score: 1.0 / 3.0)" in html  # the total, in the page heading
-    assert html.count("Score:") == 1  # no per-item scores
-    assert "Test cell" not in html and 'href="#q02"' not in html
+    assert "（得分：1.0 / 3.0）" in html  # the total, in the page heading
+    assert html.count("得分：") == 1  # no per-item scores
+    assert "评分单元" not in html and 'href="#q02"' not in html
+    assert "Score" not in html and "Student" not in html  # the page is in Chinese
     assert "SECRET-MESSAGE" not in html and "AssertionError" not in html
     assert "未通过" in html and "还可提交 <strong>2</strong> 次" in html
 
@@ -72,7 +71,8 @@ def test_feedback_before_a_pass_shows_only_the_total():
 def test_feedback_after_a_pass_or_the_last_attempt_shows_every_item(left, score, says):
     html = feedback_html(attempts_left=left, score=score)
     assert 'href="#q01"' in html and 'href="#q02"' in html and "SECRET-MESSAGE" in html
-    assert html.count("Score:") == 1 + 2 * 2  # the total; a list entry and a heading per test
+    assert html.count("得分：") == 1 + 2 * 2  # the total; a list entry and a heading per test
+    assert "Score" not in html and "Grade cell" not in html and "评分单元" in html
     if says:
         assert says in html
 
@@ -111,7 +111,7 @@ def test_real_feedback_is_withheld_until_a_pass_or_the_last_attempt(tmp_path):
         return (inst.course_dir / "feedback" / student / MODULE / f"{MODULE}.html").read_text()
 
     amy, carl, erin = page("amy"), page("carl"), page("erin")
-    assert amy.count("Score:") == 1 and "还可提交 <strong>2</strong> 次" in amy
+    assert amy.count("得分：") == 1 and "还可提交 <strong>2</strong> 次" in amy
     assert "AssertionError" not in amy and 'href="#q01"' not in amy
     assert "AssertionError" in erin and "提交次数已用完" in erin  # third and last attempt
-    assert carl.count("Score:") > 20 and 'href="#q01"' in carl and "下面是逐题结果" in carl
+    assert carl.count("得分：") > 20 and 'href="#q01"' in carl and "下面是逐题结果" in carl
