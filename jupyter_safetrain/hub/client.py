@@ -89,6 +89,16 @@ def _local_notebook(root: Path, module: str) -> Path:
     return root / module / f"{module}.ipynb"
 
 
+async def _own_notebook(handler: SafeTrainHandler, module: str) -> bytes:
+    """The trainee's copy of a curriculum module (404 for an unknown module or no copy)."""
+    _module_checked(handler, module)
+    path = _local_notebook(Path(handler.st.serverapp.root_dir), module)
+    try:
+        return await asyncio.to_thread(_read_own, path, module)
+    except NotFound as exc:
+        raise web.HTTPError(404, "%s", str(exc)) from None
+
+
 def _read_own(path: Path, module: str) -> bytes:
     """The trainee's notebook: a regular file only (no link), within the cap."""
     try:
@@ -139,12 +149,7 @@ class CheckHandler(SafeTrainHandler):
 
     @web.authenticated
     async def get(self, module: str) -> None:
-        _module_checked(self, module)
-        path = _local_notebook(Path(self.st.serverapp.root_dir), module)
-        try:
-            data = await asyncio.to_thread(_read_own, path, module)
-        except NotFound as exc:
-            raise web.HTTPError(404, "%s", str(exc)) from None
+        data = await _own_notebook(self, module)
         problems = answer_check.check_bytes(data)
         self.send_json({"module": module, "problems": [p.as_dict() for p in problems],
                         "ready": not answer_check.blocking(problems)})
@@ -158,12 +163,7 @@ class SubmitHandler(SafeTrainHandler):
 
     @web.authenticated
     async def post(self, module: str) -> None:
-        _module_checked(self, module)
-        path = _local_notebook(Path(self.st.serverapp.root_dir), module)
-        try:
-            data = await asyncio.to_thread(_read_own, path, module)
-        except NotFound as exc:
-            raise web.HTTPError(404, "%s", str(exc)) from None
+        data = await _own_notebook(self, module)
         refusing = answer_check.blocking(answer_check.check_bytes(data))
         if refusing:
             self.set_status(422)
