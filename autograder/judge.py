@@ -24,7 +24,6 @@ import resource
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -33,44 +32,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from autograder.judge_wire import JudgeFailed, recv, send
+
 log = logging.getLogger(__name__)
 
-MAX_MESSAGE = 64 * 1024 * 1024
 MEMORY_HEADROOM_MB = 1536  # address space a judge may add to the template's
-_HEADER = struct.Struct("!I")
-
-
-class JudgeFailed(RuntimeError):
-    """The judge process died, hung or broke the protocol."""
-
-
-# ------------------------------------------------------------------ framing
-
-
-def send(sock: socket.socket, message: dict) -> None:
-    data = json.dumps(message, ensure_ascii=True).encode()
-    sock.sendall(_HEADER.pack(len(data)) + data)
-
-
-def _recv_exact(sock: socket.socket, size: int) -> bytes:
-    chunks, remaining = [], size
-    while remaining:
-        chunk = sock.recv(min(remaining, 1 << 20))
-        if not chunk:
-            raise JudgeFailed("连接已断开")
-        chunks.append(chunk)
-        remaining -= len(chunk)
-    return b"".join(chunks)
-
-
-def recv(sock: socket.socket) -> dict:
-    (size,) = _HEADER.unpack(_recv_exact(sock, _HEADER.size))
-    if size > MAX_MESSAGE:
-        raise JudgeFailed("消息过大")
-    message = json.loads(_recv_exact(sock, size))
-    if not isinstance(message, dict):
-        raise JudgeFailed("消息格式错误")
-    return message
 
 
 # ------------------------------------------------------------------ worker side

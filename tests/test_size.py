@@ -9,10 +9,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("records", "writers", "demo", "autograder", "jupyter_safetrain", "scripts")
 MAX_FUNCTION, MAX_MODULE, BLOCK = 80, 420, 6
-# Exceptions: codec.py reaches the sandboxed kernel as one source text (lockstep's installer
-# execs it there: the sandbox cannot import our packages), so splitting it means shipping
-# several texts; judge.py is plain debt (issue #15).
-LONG_MODULES = {"autograder/codec.py", "autograder/judge.py"}
+# The one exception: codec.py reaches the sandboxed kernel as one source text (lockstep's
+# installer execs it there: the sandbox cannot import our packages).
+LONG_MODULES = {"autograder/codec.py"}
 LONG_FUNCTIONS: set[str] = set()
 
 
