@@ -16,6 +16,7 @@ was last released (a changed mirror is what makes `release` regenerate a module)
 
 from __future__ import annotations
 
+import datetime as dt
 import filecmp
 import fnmatch
 import logging
@@ -220,6 +221,7 @@ class ModuleInfo:
     module: Module
     items: int
     points: float
+    required_from: dt.date | None = None  # its effective_from, else the curriculum's go_live
 
 
 def catalogue(courses: Path | None = None) -> list[ModuleInfo]:
@@ -231,7 +233,8 @@ def catalogue(courses: Path | None = None) -> list[ModuleInfo]:
         nb = nbformat.read(root / "source" / module.id / f"{module.id}.ipynb", as_version=4)
         graded = [c.metadata["nbgrader"] for c in nb.cells
                   if c.metadata.get("nbgrader", {}).get("grade")]
-        infos.append(ModuleInfo(module, len(graded), float(sum(g.get("points", 0) for g in graded))))
+        infos.append(ModuleInfo(module, len(graded), float(sum(g.get("points", 0) for g in graded)),
+                                curriculum.module_from(module)))
     return infos
 
 

@@ -78,15 +78,12 @@ def list_command(fmt: FormatOpt = Format.table, out: OutOpt = None) -> None:
 
     with messages():
         from autograder import course
-        from records.curriculum import load_curriculum
-
         infos = course.catalogue()
-        curriculum = load_curriculum()
     df = pd.DataFrame(
         [(i.module.id, i.module.title, i.module.version, i.items, _number(i.points),
           i.module.pass_mark, i.module.estimated_minutes,
           _roles_text({Role(r) for r in i.module.required_for}),
-          f"{curriculum.module_from(i.module) or ''}")
+          f"{i.required_from or ''}")
          for i in infos],
         columns=["模块", "名称", "版本", "计分题数", "总分", "及格线(%)", "预计分钟", "必修角色",
                  "必修自"],
