@@ -123,6 +123,41 @@ def test_deeply_nested_values_encode_as_opaque_not_recursion():
     assert isinstance(decoded, Opaque) and depth <= codec.MAX_DEPTH + 1
 
 
+
+def test_the_kernel_installs_the_codec_from_source_with_the_standard_library_only(tmp_path):
+    """The sandbox cannot import our packages: the installer alone must give the kernel a
+    working codec, and leave nothing behind in the trainee's namespace."""
+    import subprocess
+    import sys
+
+    program = (
+        "import builtins, sys, types\n"
+        "sent = []\n"
+        "display = types.ModuleType('IPython.display')\n"
+        "display.publish_display_data = lambda data: sent.append(data)\n"
+        "sys.modules['IPython'] = types.ModuleType('IPython')\n"
+        "sys.modules['IPython.display'] = display\n"
+        "class Shell:\n    user_ns = {'q01': {'k': (1, 2.5)}, 'f': len}\n"
+        "builtins.get_ipython = lambda: Shell()\n"
+        "before = set(globals())\n"
+        + codec.kernel_installer("_st_codec")
+        + "assert set(globals()) - before == {'before'}, set(globals())\n"
+        "assert 'autograder' not in sys.modules\n"
+        "m = __import__('_st_codec')\n"
+        "m.publish_export(['q01', 'f', 'nope'])\n"
+        "m.publish_call(1, m.encode_payload({'args': ['abc'], 'kwargs': {}}))\n"
+        "print('\\n'.join(d['" + codec.MIME + "'] for d in sent))\n"
+    )
+    done = subprocess.run([sys.executable, "-I", "-c", program], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=60)
+    assert done.returncode == 0, done.stderr
+    exported, called = done.stdout.splitlines()
+    message = codec.loads(exported)
+    assert codec.Decoder().decode(message["values"]["q01"]) == {"k": (1, 2.5)}
+    assert message["missing"] == ["nope"]
+    assert codec.Decoder().decode(codec.loads(called)["value"]) == 3
+
+
 # ---------------------------------------------------------------- roles
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import time
-from pathlib import Path
 
 from nbconvert.exporters.exporter import ResourcesDict
 from nbformat.notebooknode import NotebookNode, from_dict
@@ -26,19 +25,6 @@ from autograder.sandbox import SandboxKernelManager
 log = logging.getLogger(__name__)
 
 _CODEC_MODULE = "_safetrain_codec"
-
-
-def _codec_installer() -> str:
-    """Kernel code that loads the codec as a module (from source: the sandbox cannot import
-    ours), leaving nothing in the trainee's namespace."""
-    source = Path(codec.__file__).read_text(encoding="utf-8")
-    return ("def __st_install(src):\n"
-            "    import sys, types\n"
-            f"    m = types.ModuleType({_CODEC_MODULE!r})\n"
-            f"    sys.modules[{_CODEC_MODULE!r}] = m\n"
-            "    exec(compile(src, '<safetrain codec>', 'exec'), m.__dict__)\n"
-            f"__st_install({source!r})\n"
-            "del __st_install\n")
 
 
 class LockstepExecute(SandboxedExecute):
@@ -148,7 +134,7 @@ class LockstepExecute(SandboxedExecute):
         return None
 
     def _export(self, names: list[str], index: int, timeout: float) -> str | None:
-        code = "" if self._codec_ready else _codec_installer()
+        code = "" if self._codec_ready else codec.kernel_installer(_CODEC_MODULE)
         self._codec_ready = True
         code += f"__import__({_CODEC_MODULE!r}).publish_export({names!r})\n"
         return self._sandbox_data(code, index, timeout)
