@@ -91,7 +91,7 @@ labextension: $(STAMP)
 HUB_PREFIX ?= /opt/safetrain
 HUB_ENV := $(HUB_PREFIX)/env
 HUB_PROXY := $(HUB_PREFIX)/proxy
-HUB_SOURCES := $(shell find records jupyter_safetrain autograder scripts writers demo -name '*.py' -o -name '*.json' -o -name '*.yml' 2>/dev/null)
+HUB_SOURCES := $(shell find records jupyter_safetrain autograder scripts writers demo -name '*.py' -o -name '*.json' -o -name '*.yml' -o -name '*.html' 2>/dev/null)
 
 $(HUB_ENV)/.installed: $(STAMP) pyproject.toml Makefile $(HUB_SOURCES)
 	@mkdir -p $(HUB_PREFIX) && chmod 755 $(HUB_PREFIX)
@@ -100,7 +100,7 @@ $(HUB_ENV)/.installed: $(STAMP) pyproject.toml Makefile $(HUB_SOURCES)
 	@# The versions .venv is tested with, for the packages that matter here (a full freeze can
 	@# name versions that need a newer 3.11 than Debian's).
 	$(VENV)/bin/python -m pip freeze --exclude-editable | grep -iE \
-	  '^(jupyterhub|jupyterlab|jupyter[-_]server|nbgrader|nbconvert|nbformat|ipykernel|jupyter[-_]client|sqlalchemy|alembic|pandas|numpy|tornado|traitlets|psycopg|psycopg[-_]binary|pydantic|pamela)==' \
+	  '^(jupyterhub|jupyterlab|jupyterlab[-_]language[-_]pack[-_]zh[-_]cn|jupyter[-_]server|nbgrader|nbconvert|nbformat|ipykernel|jupyter[-_]client|sqlalchemy|alembic|pandas|numpy|tornado|traitlets|psycopg|psycopg[-_]binary|pydantic|pamela)==' \
 	  > $(HUB_ENV)/constraints.txt
 	$(HUB_ENV)/bin/python -m pip install --quiet --upgrade pip
 	@# Installed from a copy of the work tree (tracked and new files), so nothing stale in an
@@ -111,9 +111,10 @@ $(HUB_ENV)/.installed: $(STAMP) pyproject.toml Makefile $(HUB_SOURCES)
 	else cp -a . $(HUB_PREFIX)/.src; fi
 	$(HUB_ENV)/bin/python -m pip install --quiet -c $(HUB_ENV)/constraints.txt $(HUB_PREFIX)/.src
 	@rm -rf $(HUB_PREFIX)/.src
-	@# Closed government networks: JupyterLab must not try to fetch Jupyter news.
+	@# Closed government networks: JupyterLab must not try to fetch Jupyter news. Trainees read
+	@# Chinese: the zh-CN language pack (a dependency) is the default locale.
 	@mkdir -p $(HUB_ENV)/share/jupyter/lab/settings
-	@echo '{"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}}' \
+	@echo '{"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}, "@jupyterlab/translation-extension:plugin": {"locale": "zh_CN"}}' \
 	  > $(HUB_ENV)/share/jupyter/lab/settings/overrides.json
 	@chmod -R a+rX,go-w $(HUB_ENV)
 	@touch $@

@@ -124,3 +124,72 @@ def test_user_servers_get_no_instructor_tools(tmp_path: Path, monkeypatch: pytes
     page = json.loads((layout.jupyter_config / "labconfig" / "page_config.json").read_text())
     assert page == {"disabledExtensions": {"@jupyter/nbgrader": True}}
     assert oct((layout.jupyter_config / "labconfig").stat().st_mode & 0o777) == "0o755"
+
+
+def _stock_templates() -> Path:
+    from jupyterhub._data import DATA_FILES_PATH
+
+    return Path(DATA_FILES_PATH) / "templates"
+
+
+def _template_env():  # noqa: ANN202
+    """Our folder before the stock one, and the stock one also as "templates/…": the
+    loaders JupyterHub builds from template_paths (JupyterHub.init_tornado_settings)."""
+    from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader
+
+    stock = str(_stock_templates())
+    return Environment(autoescape=True, loader=ChoiceLoader([
+        PrefixLoader({"templates": FileSystemLoader([stock])}, "/"),
+        FileSystemLoader([str(deploy.TEMPLATES), stock])]))
+
+
+def _blocks(env, name: str) -> set[str]:  # noqa: ANN001
+    """Every block of a stock template and the templates it extends."""
+    from jinja2 import nodes
+
+    tree = env.parse(env.loader.get_source(env, name)[0])
+    found = {block.name for block in tree.find_all(nodes.Block)}
+    for parent in tree.find_all(nodes.Extends):
+        found |= _blocks(env, parent.template.value)
+    return found
+
+
+def test_hub_pages_are_chinese_templates_that_extend_the_stock_ones(tmp_path: Path) -> None:
+    import re
+
+    from jinja2 import nodes
+
+    layout = deploy.Layout(tmp_path)
+    users = deploy.HubUsers({"zhangsan"}, set(), set(), set())
+    c = _load(deploy.render_config(layout, deploy.Settings(), users, {"zhangsan"}))
+    (folder,) = map(Path, c.JupyterHub.template_paths)
+    assert folder.is_dir() and {"login.html", "page.html"} <= {p.name for p in folder.iterdir()}
+    env = _template_env()
+    for path in sorted(folder.glob("*.html")):
+        tree = env.parse(path.read_text(encoding="utf-8"))  # parses, or raises
+        (extends,) = tree.find_all(nodes.Extends)
+        # Extends the stock page of the same name; overrides only blocks that page has (a
+        # block renamed by a JupyterHub upgrade would otherwise be dropped without a word).
+        assert extends.template.value == f"templates/{path.name}", path.name
+        assert (_stock_templates() / path.name).is_file(), path.name
+        ours = {block.name for block in tree.find_all(nodes.Block)}
+        assert ours <= _blocks(env, extends.template.value), (path.name, ours)
+
+    # The login form posts the stock form's fields (read from the installed JupyterHub).
+    def fields(text: str) -> set[str]:
+        return set(re.findall(r'\bname="([^"]+)"', text)) - {"description", "keywords",
+                                                             "viewport"}
+
+    stock = fields((_stock_templates() / "login.html").read_text(encoding="utf-8"))
+    assert {"username", "password", "_xsrf"} <= stock
+    assert stock <= fields((folder / "login.html").read_text(encoding="utf-8"))
+    page = env.get_template("login.html").render(
+        static_url=lambda *a, **k: "/static/x", base_url="/hub/", prefix="/", user=None,
+        xsrf="XSRF", xsrf_token="XSRF", authenticator_login_url="/hub/login?next=%2Fhub%2F",
+        authenticator=type("Auth", (), {"request_otp": False})(), login_url="/hub/login",
+        parsed_scopes=set(),
+        announcement_login=c.JupyterHub.template_vars["announcement_login"])
+    assert "账号" in page and "密码" in page and "value='登录'" in page
+    assert "Sign in" not in page and "Username" not in page
+    assert 'name="_xsrf" value="XSRF"' in page and 'action="/hub/login?next=%2Fhub%2F"' in page
+    assert c.JupyterHub.template_vars["announcement_login"] in page  # still shown

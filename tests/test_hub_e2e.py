@@ -7,9 +7,10 @@ random prefix), and removes all of them afterwards, also on failure. Trainee A (
 through PAM, gets a server, and from A's kernel hunts for a records credential: the
 environment, every readable /proc/*/environ and cmdline, the files under the deployment, and
 password-less connections to the records database as the service role and as postgres.
-Trainee B (李四) gets 403 for A's record through B's own server. Headless Chromium shows
-我的培训 for A (a screenshot in a temporary folder, or in $SAFETRAIN_SCREENSHOTS: `make
-screenshots` writes docs/). Skips, saying why, when something is missing, except under
+Trainee B (李四) gets 403 for A's record through B's own server. The hub's pages and
+JupyterLab are in Chinese. Headless Chromium shows the login page and 我的培训 for A
+(screenshots in a temporary folder, or in $SAFETRAIN_SCREENSHOTS: `make screenshots` writes
+docs/). Skips, saying why, when something is missing, except under
 CI=true, where that is a failure.
 """
 
@@ -445,6 +446,8 @@ def test_trainee_kernel_finds_no_records_credential_and_b_is_refused(hub: Hub) -
                         data={"username": A, "password": "not-" + hub.passwords[A],
                               "_xsrf": wrong.cookies.get("_xsrf", "")})
     assert answer.status_code != 302 and "jupyterhub-session-id" not in wrong.cookies
+    # The login page again, in Chinese (JupyterHub sends no charset: the page says UTF-8).
+    assert "账号或密码不正确" in answer.content.decode()
 
     a, b = login(hub, A, hub.passwords[A]), login(hub, B, hub.passwords[B])
     start_server(hub, a, A)
@@ -486,6 +489,37 @@ def test_trainee_kernel_finds_no_records_credential_and_b_is_refused(hub: Hub) -
     assert direct.status_code == 403
 
 
+def test_hub_pages_and_jupyterlab_are_in_chinese(hub: Hub) -> None:
+    """JupyterHub's pages come from jupyter_safetrain/hub/templates (Chinese, extending the
+    stock ones); JupyterLab starts in zh_CN (the language pack and overrides.json of the env)."""
+    import requests
+
+    # JupyterHub sends no charset with its pages (they say UTF-8 in a meta tag).
+    page = requests.get(hub.url + "hub/login", timeout=30)
+    text = page.content.decode()
+    assert page.status_code == 200
+    for label in ("登录", "账号", "密码", "SafeTrain 培训：请用花名册中的账号"):
+        assert label in text, label
+    assert "Sign in" not in text and "Username" not in text
+    a = login(hub, A, hub.passwords[A])
+    home = a.get(hub.url + "hub/home", timeout=30)
+    text = home.content.decode()
+    assert home.status_code == 200
+    for label in ("我的服务器", "首页", "退出"):
+        assert label in text, label
+    assert "My Server" not in text and "Logout" not in text
+    missing = a.get(hub.url + "hub/no-such-page", timeout=30)
+    assert missing.status_code == 404 and "页面不存在" in missing.content.decode()
+    # The server's lab settings: the locale the env's overrides.json sets, and the pack.
+    wait_server(hub, a, A)
+    lab = hub.url + f"user/{A}/lab/api"
+    plugin = a.get(lab + "/settings/@jupyterlab/translation-extension:plugin", timeout=60)
+    assert plugin.status_code == 200, plugin.text[:500]
+    assert plugin.json()["schema"]["properties"]["locale"]["default"] == "zh_CN"
+    packs = a.get(lab + "/translations", timeout=60).json()["data"]
+    assert "zh_CN" in packs, list(packs)
+
+
 @contextlib.contextmanager
 def my_training_page(hub: Hub, height: int) -> Iterator[tuple[Any, Path]]:
     """A's 我的培训 open in JupyterLab in headless Chromium (logged in through the hub's
@@ -504,6 +538,8 @@ def my_training_page(hub: Hub, height: int) -> Iterator[tuple[Any, Path]]:
             page = browser.new_page(locale="zh-CN", viewport={"width": 1400, "height": height})
             page.set_default_timeout(60_000)
             page.goto(hub.url + "hub/login")
+            page.get_by_text("账号：").wait_for()
+            page.screenshot(path=str(folder / "hub-login.png"))
             page.fill("#username_input", A)
             page.fill("#password_input", hub.passwords[A])
             page.click("#login_submit")
@@ -522,8 +558,11 @@ def test_chromium_shows_my_training_for_a(hub: Hub) -> None:
         hours.wait_for()
         assert hours.inner_text() == "5 / 8"
         assert "1101********" in page.locator(".st-head").first.inner_text()
+        # JupyterLab itself in Chinese: the menu bar, from the zh-CN language pack.
+        assert "文件" in page.locator(".lm-MenuBar-itemLabel").all_inner_texts()
         page.screenshot(path=str(folder / "hub-my-training.png"), full_page=True)
     assert (folder / "hub-my-training.png").stat().st_size > 10_000
+    assert (folder / "hub-login.png").stat().st_size > 10_000
 
 
 # --------------------------------------------------------------------------- hand in (#20)

@@ -238,6 +238,8 @@ NBGRADER_SERVER_EXTENSIONS = (
     "nbgrader.server_extensions.formgrader", "nbgrader.server_extensions.assignment_list",
     "nbgrader.server_extensions.course_list", "nbgrader.server_extensions.validate_assignment")
 NBGRADER_LAB_EXTENSION = "@jupyter/nbgrader"
+# Chinese login, home, spawn and error pages: templates that extend JupyterHub's own.
+TEMPLATES = Path(__file__).with_name("templates")
 
 
 def publish_curriculum(layout: Layout) -> None:
@@ -280,6 +282,7 @@ def render_config(layout: Layout, settings: Settings, users: HubUsers,
         ("JupyterHub.db_url", f"sqlite:///{layout.hub / 'jupyterhub.sqlite'}"),
         ("JupyterHub.cookie_secret_file", str(layout.hub / "jupyterhub_cookie_secret")),
         ("JupyterHub.pid_file", str(layout.hub / "jupyterhub.pid")),
+        ("JupyterHub.template_paths", [str(TEMPLATES)]),
         ("JupyterHub.template_vars", {
             "announcement_login": "SafeTrain 培训：请用花名册中的账号和管理员设置的密码登录。"}),
         ("ConfigurableHTTPProxy.command", [str(layout.proxy)]),
