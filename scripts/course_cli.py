@@ -85,8 +85,7 @@ def list_command(fmt: FormatOpt = Format.table, out: OutOpt = None) -> None:
           _roles_text({Role(r) for r in i.module.required_for}),
           f"{i.required_from or ''}")
          for i in infos],
-        columns=["模块", "名称", "版本", "计分题数", "总分", "及格线(%)", "预计分钟", "必修角色",
-                 "必修自"],
+        columns=["模块", "名称", "版本", "题数", "总分", "及格%", "分钟", "必修角色", "必修自"],
     )
     render(df, fmt, title="课程模块 Modules", out=out)
 

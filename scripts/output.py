@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+from rich.cells import cell_len
 from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
@@ -68,11 +69,22 @@ def render(df: pd.DataFrame, fmt: Format = Format.table, *, title: str | None = 
     stdout.print(to_rich(df, title=title))
 
 
+def _column_options(values: pd.Series) -> dict[str, Any]:
+    """Numbers, ids and dates stay whole on one line; text folds onto more lines when the
+    terminal is narrow (CJK text has no spaces to wrap at, so rich would cut it off)."""
+    if pd.api.types.is_numeric_dtype(values):
+        return {"justify": "right", "no_wrap": True}
+    texts = [str(v) for v in values if not pd.isna(v)]
+    if texts and all(t.isascii() and " " not in t for t in texts) and max(map(len, texts)) <= 32:
+        return {"no_wrap": True, "min_width": max(map(len, texts))}
+    widest = max((cell_len(t) for t in texts), default=0)
+    return {"overflow": "fold", "min_width": min(widest, 10)}
+
+
 def to_rich(df: pd.DataFrame, *, title: str | None = None) -> Table:
-    table = Table(title=title, header_style="bold cyan", show_lines=False)
+    table = Table(title=title, header_style="bold cyan", show_lines=False, pad_edge=False)
     for name in df.columns:
-        numeric = pd.api.types.is_numeric_dtype(df[name])
-        table.add_column(str(name), justify="right" if numeric else "left")
+        table.add_column(str(name), **_column_options(df[name]))
     for row in df.itertuples(index=False):
         table.add_row(*("" if pd.isna(v) else str(v) for v in row))
     if df.empty:

@@ -153,7 +153,7 @@ def test_course_list_shows_every_module_with_items_and_points():
     result = invoke("course", "list", "--format", "csv")
     assert result.exit_code == 0
     lines = result.output.strip().splitlines()
-    assert lines[0].startswith("模块,名称,版本,计分题数,总分") and lines[0].endswith(",必修自")
+    assert lines[0].startswith("模块,名称,版本,题数,总分") and lines[0].endswith(",必修自")
     curriculum = load_curriculum()
     assert len(lines) == 1 + len(curriculum.modules)
     for line, module in zip(lines[1:], curriculum.modules, strict=True):
