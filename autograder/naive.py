@@ -58,7 +58,7 @@ _OPTION = re.compile(r"^\s*[-*]?\s*([A-J])[.．、]\s*(.+?)\s*$", re.MULTILINE)
 _MULTI_HINT = re.compile(r"多选|连写")
 _HEADING = re.compile(r"^#+\s*(.+)$", re.MULTILINE)
 _FUNCTION = re.compile(r"^def\s+(\w+)", re.MULTILINE)
-_MISSING = object()
+MISSING = object()
 
 
 @dataclass
@@ -74,7 +74,7 @@ class Item:
     test: str = ""  # the test cell's source, hidden tests included
     cites: str = ""
     meta: dict = field(default_factory=dict)  # safetrain.item of the test cell
-    key: object = _MISSING  # the solution's literal value, when it has one
+    key: object = MISSING  # the solution's literal value, when it has one
 
     @property
     def title(self) -> str:
@@ -96,12 +96,12 @@ class Share:
 # --------------------------------------------------------------------------- reading items
 
 
-def _flags(cell: NotebookNode) -> dict:
+def cell_flags(cell: NotebookNode) -> dict:
     return cell.get("metadata", {}).get("nbgrader", {})
 
 
 def _assigned(source: str) -> list[tuple[str, object]]:
-    """(name, literal value or _MISSING) of each top-level `name = ...` in a cell."""
+    """(name, literal value or MISSING) of each top-level `name = ...` in a cell."""
     found = []
     try:
         tree = ast.parse(source)
@@ -114,12 +114,12 @@ def _assigned(source: str) -> list[tuple[str, object]]:
                 try:
                     value = ast.literal_eval(node.value)
                 except ValueError:
-                    value = _MISSING
+                    value = MISSING
                 found.append((target.id, value))
     return found
 
 
-def _split_solution(source: str) -> tuple[str, str]:
+def split_solution(source: str) -> tuple[str, str]:
     """(the released part before the solution region, the solution region)."""
     before, _, rest = source.partition("### BEGIN SOLUTION")
     solution = rest.partition("### END SOLUTION")[0]
@@ -146,23 +146,23 @@ def read_items(nb: NotebookNode) -> list[Item]:
     cells = nb.cells
     items: list[Item] = []
     for index, cell in enumerate(cells):
-        flags = _flags(cell)
+        flags = cell_flags(cell)
         if cell.cell_type != "code" or not flags.get("solution") or flags.get("grade"):
             continue
-        released, solution = _split_solution(cell.source)
+        released, solution = split_solution(cell.source)
         assigned = _assigned(released)
         function = _FUNCTION.search(released)
         if function:  # the solution region sits inside the function's body
-            assigned = [(function.group(1), _MISSING)]
+            assigned = [(function.group(1), MISSING)]
         if not assigned:
             log.warning("answer cell %s assigns no name before its solution", flags.get("grade_id"))
             continue
         name, placeholder = assigned[-1]
         question = next((c.source for c in reversed(cells[:index]) if c.cell_type == "markdown"), "")
         test_id = str(flags.get("grade_id", "")).removesuffix("_answer")
-        test = next((c for c in cells[index + 1:] if _flags(c).get("grade")
-                     and not _flags(c).get("solution")), None)  # fmt: skip
-        by_id = [c for c in cells if _flags(c).get("grade_id") == test_id and _flags(c).get("grade")]
+        test = next((c for c in cells[index + 1:] if cell_flags(c).get("grade")
+                     and not cell_flags(c).get("solution")), None)  # fmt: skip
+        by_id = [c for c in cells if cell_flags(c).get("grade_id") == test_id and cell_flags(c).get("grade")]
         test = by_id[0] if by_id else test
         if test is None:
             log.warning("answer cell %s has no test cell", flags.get("grade_id"))
@@ -170,16 +170,16 @@ def read_items(nb: NotebookNode) -> list[Item]:
         keys = [value for n, value in _assigned(solution) if n == name]
         safetrain = test.get("metadata", {}).get("safetrain", {})
         items.append(Item(
-            grade_id=str(_flags(test).get("grade_id", test_id)),
+            grade_id=str(cell_flags(test).get("grade_id", test_id)),
             name=name,
             kind=_kind(released, placeholder, question),
-            points=float(_flags(test).get("points", 0) or 0),
+            points=float(cell_flags(test).get("points", 0) or 0),
             options=dict(_OPTION.findall(question)),
             question=question,
             test=test.source,
             cites=str(safetrain.get("cites", "")),
             meta=dict(safetrain.get("item", {}) or {}),
-            key=keys[-1] if keys else _MISSING,
+            key=keys[-1] if keys else MISSING,
         ))  # fmt: skip
     return items
 
@@ -231,7 +231,7 @@ def passes(item: Item, value: object, namespace: dict | None = None) -> bool:
     `namespace` carries names earlier test cells defined (tests may use them), as in a kernel.
     """
     scope = namespace if namespace is not None else {}
-    if value is _MISSING:
+    if value is MISSING:
         scope.pop(item.name, None)
     else:
         scope[item.name] = value
@@ -246,7 +246,7 @@ def passes(item: Item, value: object, namespace: dict | None = None) -> bool:
 def score(items: list[Item], answers: dict[str, object]) -> float:
     """Points an answer sheet ({variable: value}) wins; unanswered items get no value."""
     namespace: dict = {}
-    return sum(i.points for i in items if passes(i, answers.get(i.name, _MISSING), namespace))
+    return sum(i.points for i in items if passes(i, answers.get(i.name, MISSING), namespace))
 
 
 def shares(items: list[Item]) -> list[Share]:
@@ -259,7 +259,7 @@ def shares(items: list[Item]) -> list[Share]:
 
 def key_score(items: list[Item]) -> tuple[float, float]:
     """(points the literal keys win, points of items with a literal key): a self-check."""
-    keyed = [i for i in items if i.key is not _MISSING]
+    keyed = [i for i in items if i.key is not MISSING]
     return score(keyed, {i.name: i.key for i in keyed}), sum(i.points for i in keyed)
 
 

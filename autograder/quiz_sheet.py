@@ -1,0 +1,127 @@
+"""The common-sense review (issue 21): a module's questions without its lesson, and the score
+of an answer sheet a reviewer filled in.
+
+A reviewer who has not studied the module answers the question-only sheet as a layperson would;
+``--score`` then runs the instructor's own tests, hidden parts included, on their answers (as
+`autograder.naive` does for the mechanical strategies). What the reviewer wins is what common
+sense wins. Programming items are left out of the sheet and count as lost.
+
+    python -m autograder.quiz_sheet MODULE > sheet.md
+    python -m autograder.quiz_sheet MODULE --score answers.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from nbformat import NotebookNode
+
+from autograder.naive import (
+    FUNCTION,
+    KIND_LABELS,
+    MISSING,
+    OTHER,
+    Item,
+    cell_flags,
+    module_notebook,
+    passes,
+    read_items,
+    split_solution,
+)
+
+ANSWER_FORMS = {
+    "single": '一个字母字符串，如 "B"',
+    "multiple": '按字母顺序的字母串，如 "ACD"',
+    "true/false": "true 或 false",
+    "ordering": '字母列表，如 ["C", "A", "B"]',
+    "numeric": "一个数，如 12",
+}
+
+
+def _answer_cells(nb: NotebookNode) -> dict[str, str]:
+    """grade_id of each answer cell -> its released text (the part before the solution)."""
+    return {str(cell_flags(c).get("grade_id")): split_solution(c.source)[0] for c in nb.cells
+            if c.cell_type == "code" and cell_flags(c).get("solution") and not cell_flags(c).get("grade")}
+
+
+def sheet(module: str, courses: Path | None = None) -> str:
+    """The module's questions and answer cells, in order, without lesson, keys or tests."""
+    nb = module_notebook(module, courses)
+    answers = _answer_cells(nb)
+    out = [f"# {module}：作答卷（只有题目，没有课程内容）\n\n",
+           "把答案写成 JSON 对象，键是变量名（q01 …），值的写法见各题；编程题不答。\n"]
+    for item in read_items(nb):
+        label = KIND_LABELS[item.kind]
+        if item.kind in (FUNCTION, OTHER):
+            out.append(f"\n---\n\n## {item.name}（{label}，{item.points:g} 分）：编程题，本卷不答\n")
+            continue
+        cell = answers.get(f"{item.grade_id}_answer", "").strip()
+        out.append(f"\n---\n\n## 变量 {item.name}（{label}，{item.points:g} 分；"
+                   f"JSON 写法：{ANSWER_FORMS.get(item.kind, '见作答格')}）\n\n"
+                   f"{item.question.strip()}\n\n作答格：\n```python\n{cell}\n```\n")
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class SheetScore:
+    points: float
+    total: float
+    won: list[str]
+    lost: list[str]
+
+    @property
+    def share(self) -> float:
+        return self.points / self.total if self.total else 0.0
+
+
+def score_answers(items: list[Item], answers: dict[str, object]) -> SheetScore:
+    """Run every item's test on the reviewer's answers; unanswered items are lost."""
+    namespace: dict = {}
+    won, lost, points = [], [], 0.0
+    for item in items:
+        if passes(item, answers.get(item.name, MISSING), namespace):
+            won.append(item.name)
+            points += item.points
+        else:
+            lost.append(item.name)
+    return SheetScore(points, sum(i.points for i in items), won, lost)
+
+
+def _read_answers(path: Path) -> dict[str, object]:
+    try:
+        answers = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"读不了答卷 {path}：{exc}") from exc
+    if not isinstance(answers, dict):
+        raise SystemExit(f"答卷 {path} 应是一个 JSON 对象（变量名 → 答案）")
+    return answers
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograder.quiz_sheet",
+                                     description="常识评审：只含题目的作答卷，以及答卷得分。")
+    parser.add_argument("module", help="模块 id，如 rescue-fire")
+    parser.add_argument("--score", type=Path, metavar="ANSWERS.json",
+                        help="给这份答卷评分（JSON 对象：变量名 → 答案）")
+    args = parser.parse_args(argv)
+    try:
+        nb = module_notebook(args.module)
+    except FileNotFoundError:
+        print(f"没有这个模块：{args.module}", file=sys.stderr)
+        return 2
+    if args.score is None:
+        sys.stdout.write(sheet(args.module))
+        return 0
+    result = score_answers(read_items(nb), _read_answers(args.score))
+    print(f"{args.module}：{result.points:g} / {result.total:g} 分（{result.share:.0%}）")
+    print("得分题：" + (" ".join(result.won) or "无"))
+    print("失分题：" + (" ".join(result.lost) or "无"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
