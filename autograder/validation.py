@@ -294,6 +294,9 @@ def _validate_one(
 
     notify(progress, module, "生成发布版 / generating the release")
     config = nbgrader_config(tmp / "course", courses)
+    # Stock kernels here (the instructor's own notebooks); ipykernel's English warning about
+    # its TCP transport would otherwise reach the author's terminal once per run.
+    config.Execute.extra_arguments = ["--IPKernelApp.log_level=ERROR"]
     coursedir = coursedir_for(config, module)
     mirror(path.parent, step_dir(coursedir, coursedir.source_directory, module), coursedir.ignore)
     try:
