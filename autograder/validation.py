@@ -258,7 +258,7 @@ def validate(
             report = ModuleReport(module)
             _validate_one(report, module in listed, courses, Path(tmp), progress)
             reports.append(report)
-            log.info("%s: %s", module, "passed" if report.passed else "FAILED")
+            log.info("%s：%s", module, "通过" if report.passed else "未通过")
     return reports
 
 
