@@ -78,11 +78,11 @@ def _column_options(values: pd.Series) -> dict[str, Any]:
     if texts and all(t.isascii() and " " not in t for t in texts) and max(map(len, texts)) <= 32:
         return {"no_wrap": True, "min_width": max(map(len, texts))}
     widest = max((cell_len(t) for t in texts), default=0)
-    return {"overflow": "fold", "min_width": min(widest, 10)}
+    return {"overflow": "fold", "min_width": min(widest, 8)}
 
 
 def to_rich(df: pd.DataFrame, *, title: str | None = None) -> Table:
-    table = Table(title=title, header_style="bold cyan", show_lines=False, pad_edge=False)
+    table = Table(title=title, header_style="bold cyan", show_lines=False)
     for name in df.columns:
         table.add_column(str(name), **_column_options(df[name]))
     for row in df.itertuples(index=False):
