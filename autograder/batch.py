@@ -234,7 +234,7 @@ def _run(executor: LocalExecutor | DaskExecutor, to_grade: dict[str, GradeTask],
                     submitted_at=sub.submitted_at, graded_at=options.clock()),
                     secret=log_keys[0], anchor=log_keys[1])
         else:  # the grader failed, not the trainee: leave it for the next run
-            log.error("grading %s failed: %s", task.student, outcome)
+            log.error("评分 %s 失败：%s", task.student, outcome)
             batch.retry_later.add(task.student)
             result = GradeResult(task.student, options.module, "failed",
                                  problems=[f"评分程序出错，下次运行会重试：{outcome}"])

@@ -79,8 +79,7 @@ def from_exchange(config: Config, submitted: Path, module: str) -> Intake:
     inbound = root / course / "inbound"
     check = bool(_setting(config, "ExchangeCollect", "check_owner", True))
     if not check:
-        log.warning("ExchangeCollect.check_owner is off: submissions are not checked against "
-                    "their owner")
+        log.warning("ExchangeCollect.check_owner 已关闭：不核对提交文件的属主")
     if not inbound.is_dir():
         raise InputFileError(f"找不到 nbgrader 交换目录 {inbound}：请检查 Exchange.root 和课程 id。")
     try:
@@ -97,7 +96,7 @@ def from_exchange(config: Config, submitted: Path, module: str) -> Intake:
         student, st = parts[0], item.stat(follow_symlinks=False)
         problem = _owner_problem(st, item.name, student, check)
         if problem:
-            log.warning("left out: %s", problem)
+            log.warning("未收取：%s", problem)
             foreign[student] = problem
             continue
         if not stat.S_ISDIR(st.st_mode):

@@ -58,7 +58,7 @@ class RecordsExportPlugin(ExportPlugin):
                         submitted_at=_aware(submission.timestamp),
                         graded_at=dt.datetime.now(dt.UTC)), secret=secret, anchor=anchor)
                     count += 1
-        self.log.info("Exported %d attempts to the SafeTrain records", count)
+        self.log.info("已把 %d 次作答写入 SafeTrain 记录库", count)
 
     def _sha(self, trainee: str, module: str, timestamp: dt.datetime | None) -> str:
         """The submitted notebook's hash (as `safetrain grade` keys attempts), else the time's."""

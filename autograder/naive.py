@@ -155,7 +155,7 @@ def read_items(nb: NotebookNode) -> list[Item]:
         if function:  # the solution region sits inside the function's body
             assigned = [(function.group(1), MISSING)]
         if not assigned:
-            log.warning("answer cell %s assigns no name before its solution", flags.get("grade_id"))
+            log.warning("作答格 %s 在答案区之前没有给任何变量赋值", flags.get("grade_id"))
             continue
         name, placeholder = assigned[-1]
         question = next((c.source for c in reversed(cells[:index]) if c.cell_type == "markdown"), "")
@@ -165,7 +165,7 @@ def read_items(nb: NotebookNode) -> list[Item]:
         by_id = [c for c in cells if cell_flags(c).get("grade_id") == test_id and cell_flags(c).get("grade")]
         test = by_id[0] if by_id else test
         if test is None:
-            log.warning("answer cell %s has no test cell", flags.get("grade_id"))
+            log.warning("作答格 %s 没有对应的评分单元格", flags.get("grade_id"))
             continue
         keys = [value for n, value in _assigned(solution) if n == name]
         safetrain = test.get("metadata", {}).get("safetrain", {})

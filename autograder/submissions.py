@@ -65,7 +65,7 @@ class Intake:
 
     def refuse(self, student: str, reason: str) -> None:
         if student not in self.refused:
-            log.warning("submission of %s refused: %s", student, reason)
+            log.warning("拒收 %s 的提交：%s", student, reason)
             self.refused[student] = reason
 
     def __len__(self) -> int:
@@ -378,7 +378,7 @@ def discover(submitted: Path, module: str, students: list[str] | None = None,
                 continue
             except Refused as exc:
                 reason = str(exc)
-        log.warning("submission of %s left out: %s", student, reason)
+        log.warning("未收取 %s 的提交：%s", student, reason)
         if refused is not None:
             refused.setdefault(student, reason)
     return found

@@ -129,7 +129,7 @@ def generate(session: Session, *, seed: int = 1, end: dt.date = DEFAULT_END, mon
     say("模块成绩与证书")
     attempts_and_certificates(city, curriculum or load_curriculum(),
                               secret or _secrets.token_hex(32).encode(), seed, anchor)
-    log.info("demo activity: %s rows", city.report.rows)
+    log.info("演示活动记录：共 %s 行", city.report.rows)
     return city.report
 
 

@@ -110,8 +110,8 @@ class SafeTrainApp(ExtensionApp):
         install()  # before any nbgrader handler loads a config file from a writable folder
         _mask_ids_in_logs(self.log)
         if self.under_hub and self.login:
-            self.log.warning("SafeTrain: SafeTrainApp.login=%r is ignored under JupyterHub;"
-                             " the hub's user name identifies each request", self.login)
+            self.log.warning("SafeTrain：在 JupyterHub 下忽略 SafeTrainApp.login=%r，"
+                             "每个请求以 JupyterHub 的用户名识别", self.login)
         if self.under_hub:  # hub mode: the records service answers; no database here
             self._initialize_hub_mode()
             return
@@ -123,10 +123,10 @@ class SafeTrainApp(ExtensionApp):
             self.curriculum = load_curriculum()
         except SafeTrainError as exc:
             self.problem = str(exc)
-            self.log.error("SafeTrain panels are off: %s", exc)
-        who = self.fixed_login or ("the JupyterHub user" if self.under_hub
-                                   else "the Jupyter user name (set SAFETRAIN_LOGIN)")
-        self.log.info("SafeTrain: instance %s, database %s, login %s", self.instance.home,
+            self.log.error("SafeTrain 面板已关闭：%s", exc)
+        who = self.fixed_login or ("JupyterHub 用户名" if self.under_hub
+                                   else "Jupyter 用户名（可设 SAFETRAIN_LOGIN）")
+        self.log.info("SafeTrain：实例 %s，数据库 %s，账号 %s", self.instance.home,
                       db.safe_url(self.engine), who)
 
     def _initialize_hub_mode(self) -> None:
@@ -136,7 +136,7 @@ class SafeTrainApp(ExtensionApp):
             self.log.warning("SafeTrain：课程目录不可用：%s", exc)
         if not self.records_url:
             self.problem = "JupyterHub 未配置培训记录服务（SAFETRAIN_RECORDS_URL）：请联系管理员"
-            self.log.error("SafeTrain panels are off: %s", self.problem)
+            self.log.error("SafeTrain 面板已关闭：%s", self.problem)
         self.log.info("SafeTrain：JupyterHub 模式，记录服务 %s（本服务器不打开数据库）",
                       self.records_url or "（未配置）")
 

@@ -115,8 +115,8 @@ class SafeTrainHandler(RecordsJSONMixin, ExtensionHandlerMixin, APIHandler):
     async def prepare(self) -> None:  # type: ignore[override]
         await super().prepare()
         if self.current_user is None:  # refuse (and log) before any method runs
-            self.log.warning("SafeTrain: refused %s %s from %s: not authenticated",
-                             self.request.method, self.request.path, self.request.remote_ip)
+            self.log.warning("SafeTrain：拒绝了来自 %s 的 %s %s：未登录",
+                             self.request.remote_ip, self.request.method, self.request.path)
             raise web.HTTPError(403, "未登录 (not authenticated)")
 
     def login(self) -> str:
@@ -135,7 +135,7 @@ class SafeTrainHandler(RecordsJSONMixin, ExtensionHandlerMixin, APIHandler):
                                     self.st.leaders_see_their_units, fn)
 
     def refused(self, login: str, exc: AccessDenied) -> None:
-        self.log.warning("SafeTrain: 403 for %s on %s %s: %s", login, self.request.method,
+        self.log.warning("SafeTrain：拒绝 %s 的 %s %s（403）：%s", login, self.request.method,
                          self.request.path, exc)
 
 
@@ -285,7 +285,7 @@ class BundleHandler(SafeTrainHandler):
 
         filename, data = await self.run(answer)
         send_bundle(self, filename, data, lambda: self.log.error(
-            "SafeTrain: refused to send %s: it holds unmasked ID numbers", filename))
+            "SafeTrain：拒绝发送 %s：其中有未遮蔽的身份证号", filename))
 
 
 def send_bundle(handler: web.RequestHandler, filename: str, data: bytes,

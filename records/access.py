@@ -150,7 +150,7 @@ def grant(session: Session, login: str, unit: OrgUnit, *, by: str | None = None,
         return "unchanged"
     session.execute(insert(AdminScope), [{"login": login, "unit_id": unit.id,
                                           "granted_by": by, "note": note}])
-    log.info("admin scope granted: %s → %s (by %s)", login, unit.path, by)
+    log.info("授予管理范围：%s → %s（操作人 %s）", login, unit.path, by)
     return "created"
 
 
@@ -164,7 +164,7 @@ def revoke(session: Session, login: str, unit: OrgUnit | None = None) -> list[st
     rows = session.execute(stmt.order_by(OrgUnit.path)).all()
     if rows:
         session.execute(delete(AdminScope).where(AdminScope.id.in_([r.id for r in rows])))
-        log.info("admin scope revoked: %s → %s", login, ", ".join(r.path for r in rows))
+        log.info("收回管理范围：%s → %s", login, "、".join(r.path for r in rows))
     return [r.path for r in rows]
 
 

@@ -210,7 +210,7 @@ def backup(inst: Instance, dest: Path) -> BackupReport:
         except BaseException:
             partial.unlink(missing_ok=True)
             raise
-    log.info("backup written: %s (%d files)", dest, len(members))
+    log.info("已写入备份 %s（%d 个文件）", dest, len(members))
     return BackupReport(dest, kind, revision, len(members), dest.stat().st_size)
 
 

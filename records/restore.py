@@ -171,7 +171,7 @@ def restore(inst: Instance, archive: Path, *, force: bool = False) -> RestoreRep
         shutil.rmtree(staging, ignore_errors=True)
     if report.revision != db.HEAD_REVISION:
         report.notes.append(f"备份的数据库版本是 {report.revision}：请运行 `safetrain db upgrade`。")
-    log.info("restored %s into %s", archive, inst.home)
+    log.info("已把备份 %s 恢复到 %s", archive, inst.home)
     return report
 
 

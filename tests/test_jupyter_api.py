@@ -47,7 +47,7 @@ def test_unauthenticated_requests_are_refused_and_logged(server):
         assert status == 403, path
     status, _ = server.request(API + "/me", token="wrong-token")
     assert status == 403
-    assert "SafeTrain: refused GET /safetrain/api/me" in server.log.read_text()
+    assert "的 GET /safetrain/api/me：未登录" in server.log.read_text()
 
 
 def test_whoami(server):
@@ -91,7 +91,7 @@ def test_trainee_sees_own_figures(server):
 def test_trainee_cannot_read_another_trainee(server):
     status, body = server.request(f"{API}/trainees/lisi", login="zhangsan")
     assert status == 403 and "lisi" in json.loads(body)["message"]
-    assert "SafeTrain: 403 for zhangsan on GET /safetrain/api/trainees/lisi" \
+    assert "SafeTrain：拒绝 zhangsan 的 GET /safetrain/api/trainees/lisi（403）" \
         in server.log.read_text()
     assert server.request(f"{API}/coverage/0101001002", login="zhangsan")[0] == 403
     assert server.request(f"{API}/units/0101001002", login="zhangsan")[0] == 403

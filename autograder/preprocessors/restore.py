@@ -43,7 +43,7 @@ class RestoreDeletedCells(NbGraderPreprocessor):
                 nb.cells.insert(position, copy.deepcopy(cell))
                 present.add(grade_id)
                 problems.CURRENT.add(f"删除了评分单元格 {grade_id}，已按原题恢复")
-                self.log.warning("restored deleted grade cell %s", grade_id)
+                self.log.warning("已恢复被删除的评分单元格 %s", grade_id)
             if grade_id in present:
                 previous = grade_id
         return nb, resources
