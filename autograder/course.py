@@ -185,7 +185,7 @@ def _release_one(module: str, courses: Path, config: Config, force: bool) -> Rel
     out = step_dir(coursedir, coursedir.release_directory, module)
     exists = (out / f"{module}.ipynb").is_file()
     if exists and not (force or changed) and gradebook_max_score(coursedir, module) is not None:
-        log.info("%s: unchanged since its last release", module)
+        log.info("%s：自上次发布以来没有变化", module)
         status = ReleaseStatus.UNCHANGED
     else:
         status = ReleaseStatus.UPDATED if exists else ReleaseStatus.RELEASED
@@ -198,7 +198,7 @@ def _release_one(module: str, courses: Path, config: Config, force: bool) -> Rel
                 "（submissions），不能再增删题目，请改用新的模块 id。/ Run the validate command "
                 "to see what is wrong; a module with submissions cannot gain or lose cells."
             ) from None
-        log.info("%s: %s to %s", module, status.value, out)
+        log.info("%s：%s到 %s", module, status.label, out)
     return ReleaseResult(module, status, out, gradebook_max_score(coursedir, module) or 0.0)
 
 

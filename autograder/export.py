@@ -48,7 +48,7 @@ class RecordsExportPlugin(ExportPlugin):
                     if students and trainee not in students:
                         continue
                     if any(g.needs_manual_grade for nb in submission.notebooks for g in nb.grades):
-                        self.log.warning("%s/%s still needs grading; not exported", trainee, assignment.name)
+                        self.log.warning("%s/%s 还有需要人工评分的题，未写入记录库", trainee, assignment.name)
                         continue
                     record_attempt(session, AttemptFacts(
                         trainee_id=trainee, module=assignment.name, module_version=module.version,

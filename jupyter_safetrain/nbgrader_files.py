@@ -74,7 +74,7 @@ def read_settings(path: Path) -> Config:
                  {(section, name): value for section, values in json.loads(text).items()
                   if isinstance(values, dict) for name, value in values.items()})
     except (OSError, SyntaxError, ValueError, AttributeError) as exc:
-        log.warning("nbgrader settings in %s not read: %s", path, exc)
+        log.warning("未读取 %s 中的 nbgrader 设置：%s", path, exc)
         return config
     for key, value in found.items():
         if key not in SETTINGS:
@@ -82,7 +82,7 @@ def read_settings(path: Path) -> Config:
         if _valid(key, value):
             config[key[0]][key[1]] = value
         else:
-            log.warning("nbgrader setting %s.%s in %s ignored: %r", *key, path, value)
+            log.warning("已忽略 nbgrader 设置 %s.%s（%s）：%r", *key, path, value)
     return config
 
 
@@ -102,7 +102,7 @@ def trainee_config(instance: Instance, root_dir: Path) -> Config:
         for name in (NBGRADER_CONFIG, NBGRADER_CONFIG_JSON):
             path = Path(os.path.realpath(folder / name))
             if path.is_relative_to(root):
-                log.warning("%s is inside the notebook folder: not read", folder / name)
+                log.warning("%s 在学员的 notebook 文件夹里，不读取", folder / name)
             elif path.is_file():
                 config.merge(read_settings(path))
     return config
@@ -125,7 +125,7 @@ def pending_submissions(config: Config, instance: Instance,
         try:
             when = parse_utc(stamp.strip())
         except ValueError:
-            log.warning("unreadable nbgrader timestamp %r for %s/%s", stamp, login, module)
+            log.warning("无法识别 %s/%s 的 nbgrader 时间戳 %r", login, module, stamp)
             return
         if module not in found or when > found[module]:
             found[module] = when
@@ -187,5 +187,5 @@ def open_module(config: Config, instance: Instance, root_dir: Path,
         how = "copied"
     else:
         raise NotFound(f"模块 {module} 尚未发布：请管理员运行 `safetrain course release {module}`")
-    log.info("module %s %s into %s", module, how, dest)
+    log.info("模块 %s 已%s到 %s", module, {"fetched": "获取", "copied": "复制"}[how], dest)
     return str(_notebook_in(dest, module).relative_to(root_dir)), how

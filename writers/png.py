@@ -55,6 +55,6 @@ def write_png(path: Path, sheets: Sequence[Sheet], *, title: str, summary: Seque
         except subprocess.TimeoutExpired:
             raise SafeTrainError(f"{browser} 截图超时（{timeout:.0f} 秒）") from None
     if not path.exists():
-        log.error("%s failed: %s", browser, result.stderr[-2000:])
+        log.error("%s 截图失败：%s", browser, result.stderr[-2000:])
         raise SafeTrainError(f"{browser} 没有生成图片（退出码 {result.returncode}）：用 -v 查看详情")
     return private(path)
