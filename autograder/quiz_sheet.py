@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,13 +49,39 @@ def _answer_cells(nb: NotebookNode) -> dict[str, str]:
             if c.cell_type == "code" and cell_flags(c).get("solution") and not cell_flags(c).get("grade")}
 
 
+# Cells a trainee reads before the items that are teaching, not the situation an item is about.
+_TEACHING = re.compile(
+    r"^(title|objectives|how_?to(_answer)?|items_intro|setup|summary|closing|lesson_.*|example_.*)$")
+
+
+def _context(nb: NotebookNode) -> dict[str, list[str]]:
+    """grade_id of each item's answer cell -> the situation material (a ledger, a case) placed
+    among the items since the previous one: Markdown cells that are neither teaching nor items."""
+    found: dict[str, list[str]] = {}
+    pending: list[str] = []
+    for cell in nb.cells:
+        flags = cell_flags(cell)
+        grade_id = str(flags.get("grade_id", ""))
+        if flags.get("solution") and not flags.get("grade"):
+            found[grade_id] = pending
+            pending = []
+        elif (cell.cell_type == "markdown" and grade_id and not _TEACHING.match(grade_id)
+              and not grade_id.endswith("_question") and not flags.get("grade")):
+            pending.append(cell.source.strip())
+    return found
+
+
 def sheet(module: str, courses: Path | None = None) -> str:
-    """The module's questions and answer cells, in order, without lesson, keys or tests."""
+    """The module's questions and answer cells, in order, with the situation material they
+    refer to, but without lesson, keys or tests."""
     nb = module_notebook(module, courses)
     answers = _answer_cells(nb)
+    context = _context(nb)
     out = [f"# {module}：作答卷（只有题目，没有课程内容）\n\n",
            "把答案写成 JSON 对象，键是变量名（q01 …），值的写法见各题；编程题不答。\n"]
     for item in read_items(nb):
+        for material in context.get(f"{item.grade_id}_answer", []):
+            out.append(f"\n---\n\n**情景材料**\n\n{material}\n")
         label = KIND_LABELS[item.kind]
         if item.kind in (FUNCTION, OTHER):
             out.append(f"\n---\n\n## {item.name}（{label}，{item.points:g} 分）：编程题，本卷不答\n")

@@ -58,3 +58,14 @@ def test_the_command_prints_a_sheet_and_scores_answers(tmp_path: Path, capsys) -
         quiz_sheet.main([module, "--score", str(answers)])
     assert quiz_sheet.main(["no-such-module"]) == 2
     assert "没有这个模块" in capsys.readouterr().err
+
+
+def test_the_sheet_carries_the_situation_material_items_refer_to_but_no_lesson() -> None:
+    text = quiz_sheet.sheet("hazard-closure")
+    nb = naive.module_notebook("hazard-closure")
+    ledger = next(c.source for c in nb.cells if naive.cell_flags(c).get("grade_id") == "case_ledger")
+    assert ledger.strip() in text and "情景材料" in text
+    for cell in nb.cells:
+        grade_id = str(naive.cell_flags(cell).get("grade_id", ""))
+        if grade_id.startswith("lesson_") or grade_id in ("objectives", "how_to_answer"):
+            assert cell.source.strip() not in text, grade_id
