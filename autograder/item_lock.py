@@ -17,20 +17,16 @@ import json
 import sys
 from pathlib import Path
 
-from autograder.naive import cell_flags, module_notebook, read_items, split_solution
+from autograder.naive import module_notebook, read_items
 from records.curriculum import SOURCE_DIR, courses_dir, load_curriculum, source_module_ids
 
 LOCK_NAME = "items.lock.json"
 
 
 def fingerprint(module: str, courses: Path | None = None) -> str:
-    nb = module_notebook(module, courses)
-    released = {str(cell_flags(c).get("grade_id")): split_solution(c.source)[0]
-                for c in nb.cells if cell_flags(c).get("solution")}
     digest = hashlib.sha256()
-    for item in read_items(nb):
-        for part in (item.grade_id, item.question, released.get(f"{item.grade_id}_answer", ""),
-                     item.test, f"{item.points:g}"):
+    for item in read_items(module_notebook(module, courses)):
+        for part in (item.grade_id, item.question, item.answer, item.test, f"{item.points:g}"):
             digest.update(part.encode("utf-8") + b"\0")
     return digest.hexdigest()
 

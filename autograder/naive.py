@@ -71,6 +71,7 @@ class Item:
     points: float
     options: dict[str, str] = field(default_factory=dict)  # letter -> option text, as printed
     question: str = ""  # the Markdown question cell
+    answer: str = ""  # the answer cell as released (the part before the solution region)
     test: str = ""  # the test cell's source, hidden tests included
     cites: str = ""
     meta: dict = field(default_factory=dict)  # safetrain.item of the test cell
@@ -176,6 +177,7 @@ def read_items(nb: NotebookNode) -> list[Item]:
             points=float(cell_flags(test).get("points", 0) or 0),
             options=dict(_OPTION.findall(question)),
             question=question,
+            answer=released,
             test=test.source,
             cites=str(safetrain.get("cites", "")),
             meta=dict(safetrain.get("item", {}) or {}),
@@ -243,10 +245,30 @@ def passes(item: Item, value: object, namespace: dict | None = None) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class SheetScore:
+    points: float
+    total: float
+    won: list[str]
+    lost: list[str]
+
+    @property
+    def share(self) -> float:
+        return self.points / self.total if self.total else 0.0
+
+
+def score_sheet(items: list[Item], answers: dict[str, object]) -> SheetScore:
+    """Run every item's test on an answer sheet ({variable: value}); unanswered items are lost."""
+    namespace: dict = {}
+    won = {i.name for i in items if passes(i, answers.get(i.name, MISSING), namespace)}
+    return SheetScore(sum(i.points for i in items if i.name in won), sum(i.points for i in items),
+                      [i.name for i in items if i.name in won],
+                      [i.name for i in items if i.name not in won])
+
+
 def score(items: list[Item], answers: dict[str, object]) -> float:
     """Points an answer sheet ({variable: value}) wins; unanswered items get no value."""
-    namespace: dict = {}
-    return sum(i.points for i in items if passes(i, answers.get(i.name, MISSING), namespace))
+    return score_sheet(items, answers).points
 
 
 def shares(items: list[Item]) -> list[Share]:

@@ -16,7 +16,6 @@ import argparse
 import json
 import re
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 from nbformat import NotebookNode
@@ -24,29 +23,25 @@ from nbformat import NotebookNode
 from autograder.naive import (
     FUNCTION,
     KIND_LABELS,
-    MISSING,
+    MULTIPLE,
+    NUMERIC,
+    ORDERING,
     OTHER,
-    Item,
+    SINGLE,
+    TRUE_FALSE,
     cell_flags,
     module_notebook,
-    passes,
     read_items,
-    split_solution,
+    score_sheet,
 )
 
 ANSWER_FORMS = {
-    "single": '一个字母字符串，如 "B"',
-    "multiple": '按字母顺序的字母串，如 "ACD"',
-    "true/false": "true 或 false",
-    "ordering": '字母列表，如 ["C", "A", "B"]',
-    "numeric": "一个数，如 12",
+    SINGLE: '一个字母字符串，如 "B"',
+    MULTIPLE: '按字母顺序的字母串，如 "ACD"',
+    TRUE_FALSE: "true 或 false",
+    ORDERING: '字母列表，如 ["C", "A", "B"]',
+    NUMERIC: "一个数，如 12",
 }
-
-
-def _answer_cells(nb: NotebookNode) -> dict[str, str]:
-    """grade_id of each answer cell -> its released text (the part before the solution)."""
-    return {str(cell_flags(c).get("grade_id")): split_solution(c.source)[0] for c in nb.cells
-            if c.cell_type == "code" and cell_flags(c).get("solution") and not cell_flags(c).get("grade")}
 
 
 # Cells a trainee reads before the items that are teaching, not the situation an item is about.
@@ -75,7 +70,6 @@ def sheet(module: str, courses: Path | None = None) -> str:
     """The module's questions and answer cells, in order, with the situation material they
     refer to, but without lesson, keys or tests."""
     nb = module_notebook(module, courses)
-    answers = _answer_cells(nb)
     context = _context(nb)
     out = [f"# {module}：作答卷（只有题目，没有课程内容）\n\n",
            "把答案写成 JSON 对象，键是变量名（q01 …），值的写法见各题；编程题不答。\n"]
@@ -86,36 +80,11 @@ def sheet(module: str, courses: Path | None = None) -> str:
         if item.kind in (FUNCTION, OTHER):
             out.append(f"\n---\n\n## {item.name}（{label}，{item.points:g} 分）：编程题，本卷不答\n")
             continue
-        cell = answers.get(f"{item.grade_id}_answer", "").strip()
+        cell = item.answer.strip()
         out.append(f"\n---\n\n## 变量 {item.name}（{label}，{item.points:g} 分；"
                    f"JSON 写法：{ANSWER_FORMS.get(item.kind, '见作答格')}）\n\n"
                    f"{item.question.strip()}\n\n作答格：\n```python\n{cell}\n```\n")
     return "".join(out)
-
-
-@dataclass(frozen=True)
-class SheetScore:
-    points: float
-    total: float
-    won: list[str]
-    lost: list[str]
-
-    @property
-    def share(self) -> float:
-        return self.points / self.total if self.total else 0.0
-
-
-def score_answers(items: list[Item], answers: dict[str, object]) -> SheetScore:
-    """Run every item's test on the reviewer's answers; unanswered items are lost."""
-    namespace: dict = {}
-    won, lost, points = [], [], 0.0
-    for item in items:
-        if passes(item, answers.get(item.name, MISSING), namespace):
-            won.append(item.name)
-            points += item.points
-        else:
-            lost.append(item.name)
-    return SheetScore(points, sum(i.points for i in items), won, lost)
 
 
 def _read_answers(path: Path) -> dict[str, object]:
@@ -143,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.score is None:
         sys.stdout.write(sheet(args.module))
         return 0
-    result = score_answers(read_items(nb), _read_answers(args.score))
+    result = score_sheet(read_items(nb), _read_answers(args.score))
     print(f"{args.module}：{result.points:g} / {result.total:g} 分（{result.share:.0%}）")
     print("得分题：" + (" ".join(result.won) or "无"))
     print("失分题：" + (" ".join(result.lost) or "无"))

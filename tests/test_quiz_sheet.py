@@ -36,9 +36,9 @@ def test_the_sheet_has_every_question_and_nothing_of_the_key(module: str) -> Non
 def test_the_keys_win_every_answerable_item_and_a_blank_sheet_nothing(module: str) -> None:
     items = naive.read_items(naive.module_notebook(module))
     keys = {i.name: i.key for i in items if i.key is not naive.MISSING}
-    result = quiz_sheet.score_answers(items, keys)
+    result = naive.score_sheet(items, keys)
     assert set(result.won) == {i.name for i in items if i.key is not naive.MISSING}
-    blank = quiz_sheet.score_answers(items, {})
+    blank = naive.score_sheet(items, {})
     assert blank.points == 0 and blank.won == []
 
 

@@ -15,6 +15,7 @@ cell only.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from .common import (
@@ -44,6 +45,7 @@ __all__ = [
 _MODULES = ("common", "encoder", "decoder", "kernel")
 
 
+@functools.cache  # the sources do not change while a grader runs; it is sent per notebook
 def kernel_installer(name: str) -> str:
     """Kernel code that installs this package as module `name` from its source texts (the
     sandbox cannot import ours), leaving nothing in the trainee's namespace."""
