@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 if TYPE_CHECKING:
     from writers.bundle import Written
@@ -86,7 +87,9 @@ def to_rich(df: pd.DataFrame, *, title: str | None = None) -> Table:
     for name in df.columns:
         table.add_column(str(name), **_column_options(df[name]))
     for row in df.itertuples(index=False):
-        table.add_row(*("" if pd.isna(v) else str(v) for v in row))
+        # Text, not str: rich would read "[…]" in a record as markup (a crash on "[/]", a live
+        # terminal link on "[link=…]").
+        table.add_row(*(Text("" if pd.isna(v) else str(v)) for v in row))
     if df.empty:
         table.caption = "（没有数据）"
     return table

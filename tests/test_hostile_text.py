@@ -223,3 +223,21 @@ def test_record_text_is_inert_in_logs_charts_rejects_and_file_names(tmp_path):
     assert "<a" not in charts._short('安和市/<a href="http://x">点我</a>')
     name = _pdf_name("C-1", "../../etc/passwd")
     assert "/" not in name and ".." not in name
+
+
+def test_terminal_tables_print_rich_markup_as_written():
+    from rich.console import Console
+    from rich.errors import MarkupError
+
+    from scripts.output import to_rich
+
+    names = ["朝阳[/]街道", "幸福[link=http://x]社区[/link]", "[bold red]张主任"]
+    console = Console(width=120, force_terminal=True, color_system="truecolor")
+    with pytest.raises(MarkupError):  # the control: a plain str cell is read as markup
+        console.render_str(names[0], markup=True)
+    with console.capture() as captured:
+        console.print(to_rich(pd.DataFrame({"单位": names})))
+    shown = re.sub(r"\x1b\[[0-9;]*m|\x1b\]8;[^\x1b]*\x1b\\\\", "", captured.get())
+    for name in names:
+        assert name in shown
+    assert "\x1b]8;" not in captured.get()  # no live terminal hyperlink
