@@ -119,7 +119,7 @@ def import_panel(report: Any) -> Panel:
         title, style = f"{report.file}：已导入 (imported)", "green"
     else:
         title, style = f"{report.file}：没有变化 (no changes)", "blue"
-    return Panel("\n".join(lines), title=title, border_style=style, expand=False)
+    return Panel(escape("\n".join(lines)), title=escape(title), border_style=style, expand=False)
 
 
 def attendance_panel(report: Any, noun: str = "签到") -> Panel:

@@ -241,3 +241,19 @@ def test_terminal_tables_print_rich_markup_as_written():
     for name in names:
         assert name in shown
     assert "\x1b]8;" not in captured.get()  # no live terminal hyperlink
+
+
+def test_the_import_panel_prints_a_file_name_as_written():
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from scripts.output import import_panel
+
+    report = SimpleNamespace(rows=1, people_created=0, people_updated=0, people_unchanged=1,
+                             posts_opened=0, posts_closed=0, units_created=0, rejected=[],
+                             dry_run=False, changed=False, file="花名册[/][link=http://x]x.csv")
+    console = Console(width=120)
+    with console.capture() as captured:
+        console.print(import_panel(report))
+    assert "花名册[/][link=http://x]x.csv" in captured.get()
