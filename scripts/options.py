@@ -52,10 +52,10 @@ def instance() -> Instance:
 
 def show_row_errors(exc: ImportRowsError, limit: int = 200) -> None:
     for error in exc.errors[:limit]:
-        stderr.print(f"[red]✗[/] {error}", highlight=False)
+        stderr.print(f"[red]✗[/] {escape(str(error))}", highlight=False)
     if len(exc.errors) > limit:
         stderr.print(f"……另有 {len(exc.errors) - limit} 处错误未列出（可用 --skip-invalid --rejects 导出全部）")
-    stderr.print(f"[bold red]{exc}[/]")
+    stderr.print(f"[bold red]{escape(str(exc))}[/]", highlight=False)
 
 
 @contextmanager

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from records import db
 from records.models import UnitLevel
@@ -68,8 +69,9 @@ def roster_import(
         target = rejects or inst.imports_dir / f"{file.stem}-rejects-{dt.datetime.now():%Y%m%d-%H%M%S}.csv"
         write_rejects(target, file, report.rejected, sheet)
         for error in report.rejected[:20]:
-            stderr.print(f"[yellow]跳过[/] {error}", highlight=False)
-        stderr.print(f"[yellow]{len({e.row for e in report.rejected})} 行无效，已跳过；明细见 {target}[/]")
+            stderr.print(f"[yellow]跳过[/] {escape(str(error))}", highlight=False)
+        stderr.print(f"[yellow]{len({e.row for e in report.rejected})} 行无效，已跳过；明细见 {escape(str(target))}[/]",
+                     highlight=False)
     stdout.print(import_panel(report))
 
 

@@ -257,3 +257,15 @@ def test_the_import_panel_prints_a_file_name_as_written():
     with console.capture() as captured:
         console.print(import_panel(report))
     assert "花名册[/][link=http://x]x.csv" in captured.get()
+
+
+def test_row_errors_quoting_markup_are_reported_not_a_crash(instance_env, tmp_path):
+    from tests.helpers import HEADER, UNIT_A, id_number, write_xlsx
+
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    rows = [[1, "张三", id_number(), "13800138000", UNIT_A, "[/]网格员[link=http://x]", "2024-03-01"]]
+    path = write_xlsx(tmp_path / "花名册[red].xlsx", HEADER, rows)
+    for extra in ([], ["--skip-invalid"]):
+        result = runner.invoke(app, ["roster", "import", str(path), *extra], catch_exceptions=False)
+        assert "[/]网格员[link=http://x]" in result.output, result.output
+        assert "未知角色" in result.output
